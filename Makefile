@@ -40,7 +40,7 @@ LIB       := $(BUILD)/libtapsock.so
 STACK_LIB := $(BUILD)/libtapsock-stack.a
 UNIT_BIN  := $(BUILD)/tests/unit_tests
 CONF_BIN  := $(BUILD)/tests/conformance_tests
-DEPS_OK   := build/.deps-ok
+DEPS_OK   ?= build/.deps-ok
 
 .PHONY: all deps test demo bench clean format
 all: $(DEPS_OK) $(LIB) $(UNIT_BIN) $(CONF_BIN)
