@@ -1,0 +1,250 @@
+// Data transfer on stack sockets: send and receive in every flavour, with blocking done by
+// sleeping on the placeholder (see socket.h), and control messages on the way out.
+#include <netinet/in.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "shim/calls.h"
+#include "shim/errno_map.h"
+#include "shim/fd_table.h"
+#include "shim/libc.h"
+#include "shim/sockaddr.h"
+#include "shim/user_memory.h"
+
+namespace tapsock::shim {
+
+namespace {
+
+constexpr int kMaxIov = 1024;  // UIO_MAXIOV
+
+// Checks an iovec array as the kernel's import_iovec does; returns 0 or an errno.
+int CheckIov(const iovec* iov, size_t n, int too_many_errno) {
+  if (n > kMaxIov) return too_many_errno;
+  if (n > 0 && BadPointer(iov)) return EFAULT;
+  size_t total = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (static_cast<ssize_t>(iov[i].iov_len) < 0) return EINVAL;
+    if (BadBuffer(iov[i].iov_base, iov[i].iov_len)) return EFAULT;
+    total += iov[i].iov_len;
+    if (static_cast<ssize_t>(total) < 0) return EINVAL;
+  }
+  return 0;
+}
+
+// Writes control messages into msg_control; sets MSG_CTRUNC when they do not fit.
+class CmsgWriter {
+ public:
+  explicit CmsgWriter(msghdr* msg) : msg_(msg) {}
+  void Add(int level, int type, const void* data, size_t len) {
+    size_t space = CMSG_SPACE(len);
+    if (!msg_->msg_control || used_ + CMSG_LEN(len) > msg_->msg_controllen) {
+      msg_->msg_flags |= MSG_CTRUNC;
+      return;
+    }
+    auto* c = reinterpret_cast<cmsghdr*>(static_cast<char*>(msg_->msg_control) + used_);
+    c->cmsg_level = level;
+    c->cmsg_type = type;
+    c->cmsg_len = CMSG_LEN(len);
+    std::memcpy(CMSG_DATA(c), data, len);
+    used_ += std::min(space, msg_->msg_controllen - used_);
+  }
+  size_t used() const { return used_; }
+
+ private:
+  msghdr* msg_;
+  size_t used_ = 0;
+};
+
+void WriteControl(Socket& s, const RecvResult& r, msghdr* msg) {
+  CmsgWriter w(msg);
+  const SocketOptions& o = s.opts();
+  if (o.timestamp) {
+    timeval tv{r.timestamp_ns / 1'000'000'000, (r.timestamp_ns % 1'000'000'000) / 1000};
+    w.Add(SOL_SOCKET, SO_TIMESTAMP_OLD, &tv, sizeof tv);
+  }
+  if (o.timestamp_ns) {
+    timespec ts{r.timestamp_ns / 1'000'000'000, r.timestamp_ns % 1'000'000'000};
+    w.Add(SOL_SOCKET, SO_TIMESTAMPNS_OLD, &ts, sizeof ts);
+  }
+  if (o.recv_tos) w.Add(SOL_IP, IP_TOS, &r.meta.tos, 1);
+  if (o.recv_ttl) {
+    int ttl = r.meta.ttl;
+    w.Add(SOL_IP, IP_TTL, &ttl, sizeof ttl);
+  }
+  if (o.pktinfo) {
+    in_pktinfo pi{};
+    pi.ipi_ifindex = r.meta.ifindex;
+    pi.ipi_spec_dst.s_addr = htonl(r.meta.dst.v);
+    pi.ipi_addr.s_addr = htonl(r.meta.dst.v);
+    w.Add(SOL_IP, IP_PKTINFO, &pi, sizeof pi);
+  }
+  msg->msg_controllen = w.used();
+}
+
+// Sleeps in the kernel until the placeholder holds a token (or the kernel says EAGAIN/EINTR:
+// O_NONBLOCK, SO_RCVTIMEO, a signal). 0: look again; -1: fail with errno.
+int WaitForToken(Socket& s, int fd) {
+  char token;
+  if (Real().recv(fd, &token, 1, 0) < 0) return -1;
+  MutexLock lock(s.stack().mu());
+  s.TokenConsumedLocked();
+  return 0;
+}
+
+ssize_t SendOn(Socket& s, int fd, const iovec* iov, size_t iovcnt, int flags, const sockaddr* addr,
+               socklen_t alen) {
+  (void)fd;
+  if (flags & MSG_OOB) return FailWith(EOPNOTSUPP);
+  FullAddress dst;
+  SendOptions so;
+  if (addr && alen) {
+    int err;
+    auto pa = ParseSockaddr(s.domain(), s.udp().options().v6_only, AddrUse::kSendTo, addr, alen, &err);
+    if (!pa.ok()) return FailWith(err);
+    if (!pa.value().unspec) {
+      dst = pa.value().addr;
+      so.dst = &dst;
+    }
+  }
+  StackOp op(s.stack());
+  auto r = s.udp().SendLocked({iov, iovcnt}, so);
+  if (!r.ok()) {
+    s.SyncTokensLocked(fd);  // a sticky error may just have been consumed
+    return Fail(r.error());
+  }
+  return static_cast<ssize_t>(r.value());
+}
+
+ssize_t RecvOn(Socket& s, int fd, const iovec* iov, size_t iovcnt, int flags, msghdr* msg,
+               sockaddr* addr, socklen_t* alen) {
+  if (flags & MSG_ERRQUEUE) return FailWith(EAGAIN);  // nothing queued without IP_RECVERR yet
+  for (;;) {
+    {
+      StackOp op(s.stack());
+      auto r = s.udp().RecvLocked({iov, iovcnt}, flags & MSG_PEEK);
+      s.SyncTokensLocked(fd);
+      if (r.ok()) {
+        const RecvResult& res = r.value();
+        if (addr) {  // checked after dequeuing, as Linux does: a bad length loses the datagram
+          if (int err = WriteSockaddr(s.domain(), res.meta.src, addr, alen)) return FailWith(err);
+        }
+        if (msg) {
+          msg->msg_flags = res.copied < res.datagram_len ? MSG_TRUNC : 0;
+          if (msg->msg_controllen > 0) WriteControl(s, res, msg);
+        }
+        return static_cast<ssize_t>((flags & MSG_TRUNC) ? res.datagram_len : res.copied);
+      }
+      if (r.error() != Error::kWouldBlock) return Fail(r.error());
+    }
+    if (flags & MSG_DONTWAIT) return FailWith(EAGAIN);
+    if (WaitForToken(s, fd) < 0) return -1;
+  }
+}
+
+}  // namespace
+
+ssize_t SendTo(int fd, const void* buf, size_t len, int flags, const sockaddr* addr, socklen_t alen) {
+  SocketRef s = FdTable::Get().Acquire(fd);
+  if (!s) return Real().sendto(fd, buf, len, flags, addr, alen);
+  if (BadBuffer(buf, len)) return FailWith(EFAULT);
+  iovec iov{const_cast<void*>(buf), len};
+  return SendOn(*s, fd, &iov, 1, flags, addr, alen);
+}
+
+ssize_t RecvFrom(int fd, void* buf, size_t len, int flags, sockaddr* addr, socklen_t* alen) {
+  SocketRef s = FdTable::Get().Acquire(fd);
+  if (!s) return Real().recvfrom(fd, buf, len, flags, addr, alen);
+  if (BadBuffer(buf, len)) return FailWith(EFAULT);
+  iovec iov{buf, len};
+  return RecvOn(*s, fd, &iov, 1, flags, nullptr, addr, alen);
+}
+
+ssize_t SendMsg(int fd, const msghdr* msg, int flags) {
+  SocketRef s = FdTable::Get().Acquire(fd);
+  if (!s) return Real().sendmsg(fd, msg, flags);
+  if (BadPointer(msg)) return FailWith(EFAULT);
+  if (int err = CheckIov(msg->msg_iov, msg->msg_iovlen, EMSGSIZE)) return FailWith(err);
+  if (msg->msg_controllen > INT32_MAX) return FailWith(ENOBUFS);
+  return SendOn(*s, fd, msg->msg_iov, msg->msg_iovlen, flags, static_cast<const sockaddr*>(msg->msg_name),
+                msg->msg_namelen);
+}
+
+ssize_t RecvMsg(int fd, msghdr* msg, int flags) {
+  SocketRef s = FdTable::Get().Acquire(fd);
+  if (!s) return Real().recvmsg(fd, msg, flags);
+  if (BadPointer(msg)) return FailWith(EFAULT);
+  if (int err = CheckIov(msg->msg_iov, msg->msg_iovlen, EMSGSIZE)) return FailWith(err);
+  if (static_cast<int>(msg->msg_namelen) < 0) return FailWith(EINVAL);
+  socklen_t* alen = msg->msg_name ? &msg->msg_namelen : nullptr;
+  if (!msg->msg_name) msg->msg_namelen = 0;
+  return RecvOn(*s, fd, msg->msg_iov, msg->msg_iovlen, flags, msg, static_cast<sockaddr*>(msg->msg_name),
+                alen);
+}
+
+ssize_t ReadV(int fd, const iovec* iov, int iovcnt) {
+  SocketRef s = FdTable::Get().Acquire(fd);
+  if (!s) return Real().readv(fd, iov, iovcnt);
+  if (iovcnt < 0) return FailWith(EINVAL);
+  if (int err = CheckIov(iov, static_cast<size_t>(iovcnt), EINVAL)) return FailWith(err);
+  size_t total = 0;
+  for (int i = 0; i < iovcnt; ++i) total += iov[i].iov_len;
+  if (total == 0) return 0;  // sock_read_iter: an empty read returns at once, consuming nothing
+  return RecvOn(*s, fd, iov, static_cast<size_t>(iovcnt), 0, nullptr, nullptr, nullptr);
+}
+
+ssize_t WriteV(int fd, const iovec* iov, int iovcnt) {
+  SocketRef s = FdTable::Get().Acquire(fd);
+  if (!s) return Real().writev(fd, iov, iovcnt);
+  if (iovcnt < 0) return FailWith(EINVAL);
+  if (int err = CheckIov(iov, static_cast<size_t>(iovcnt), EINVAL)) return FailWith(err);
+  size_t total = 0;
+  for (int i = 0; i < iovcnt; ++i) total += iov[i].iov_len;
+  if (total == 0) return 0;  // sock_write_iter: "Match SYS5 behaviour", nothing is sent
+  return SendOn(*s, fd, iov, static_cast<size_t>(iovcnt), 0, nullptr, 0);
+}
+
+int SendMmsg(int fd, mmsghdr* vec, unsigned vlen, int flags) {
+  if (!FdTable::Get().IsSocket(fd)) return Real().sendmmsg(fd, vec, vlen, flags);
+  if (vlen > kMaxIov) vlen = kMaxIov;
+  if (vlen > 0 && BadPointer(vec)) return FailWith(EFAULT);
+  unsigned done = 0;
+  for (; done < vlen; ++done) {
+    ssize_t n = SendMsg(fd, &vec[done].msg_hdr, flags);
+    if (n < 0) return done > 0 ? static_cast<int>(done) : -1;
+    vec[done].msg_len = static_cast<unsigned>(n);
+  }
+  return static_cast<int>(done);
+}
+
+int RecvMmsg(int fd, mmsghdr* vec, unsigned vlen, int flags, timespec* timeout) {
+  if (!FdTable::Get().IsSocket(fd)) return Real().recvmmsg(fd, vec, vlen, flags, timeout);
+  if (vlen > kMaxIov) vlen = kMaxIov;
+  if (vlen > 0 && BadPointer(vec)) return FailWith(EFAULT);
+  Instant deadline = kNever;
+  if (timeout) {
+    if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1'000'000'000) return FailWith(EINVAL);
+    deadline = MonotonicNow() + timeout->tv_sec * kSecond + timeout->tv_nsec;
+  }
+  unsigned done = 0;
+  for (; done < vlen; ++done) {
+    // After the first datagram, MSG_WAITFORONE turns the rest non-blocking; so does a passed deadline.
+    int f = flags;
+    if (done > 0 && ((flags & MSG_WAITFORONE) || MonotonicNow() >= deadline)) f |= MSG_DONTWAIT;
+    ssize_t n = RecvMsg(fd, &vec[done].msg_hdr, f);
+    if (n < 0) {
+      if (done > 0) break;  // what was received is returned; the error shows on the next call
+      return -1;
+    }
+    vec[done].msg_len = static_cast<unsigned>(n);
+    if (timeout && MonotonicNow() >= deadline) {
+      ++done;
+      break;
+    }
+  }
+  return static_cast<int>(done);
+}
+
+}  // namespace tapsock::shim

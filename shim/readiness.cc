@@ -1,0 +1,135 @@
+// poll/ppoll/select/pselect over kernel and stack fds together.
+//
+// A stack fd's number is its placeholder's, and the placeholder is POLLIN exactly while a token
+// says the socket is readable (socket.h). So one kernel poll over the program's own array, with
+// stack entries asking for POLLIN, sleeps on everything at once; the stack entries' answers are
+// then computed exactly from the endpoints. A token gone stale between the two makes a spurious
+// wake-up, which loops. poll never restarts after a signal handler (signal(7)): EINTR goes back.
+#include <algorithm>
+#include <cerrno>
+#include <vector>
+
+#include "shim/calls.h"
+#include "shim/errno_map.h"
+#include "shim/fd_table.h"
+#include "shim/libc.h"
+#include "shim/user_memory.h"
+
+namespace tapsock::shim {
+
+namespace {
+
+constexpr short kAlways = POLLERR | POLLHUP | POLLNVAL;
+
+// The exact revents of a stack fd for `events`.
+short StackRevents(int fd, short events) {
+  SocketRef s = FdTable::Get().Acquire(fd);
+  if (!s) return POLLNVAL;
+  uint32_t mask;
+  {
+    MutexLock lock(s->stack().mu());
+    mask = s->udp().ReadinessLocked();
+  }
+  return static_cast<short>(mask & (static_cast<uint16_t>(events) | kAlways));
+}
+
+Instant DeadlineFrom(const timespec* t) {
+  if (!t) return kNever;
+  return MonotonicNow() + t->tv_sec * kSecond + t->tv_nsec;
+}
+
+}  // namespace
+
+int PPoll(pollfd* fds, nfds_t n, const timespec* timeout, const sigset_t* mask, bool is_ppoll) {
+  FdTable& table = FdTable::Get();
+  bool any_stack = false;
+  if (n > 0 && !BadPointer(fds)) {
+    for (nfds_t i = 0; i < n && !any_stack; ++i) any_stack = table.IsSocket(fds[i].fd);
+  }
+  if (!any_stack) {
+    if (is_ppoll) return Real().ppoll(fds, n, timeout, mask);
+    int ms = timeout ? static_cast<int>(timeout->tv_sec * 1000 + timeout->tv_nsec / 1'000'000) : -1;
+    return Real().poll(fds, n, ms);
+  }
+  if (timeout && (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1'000'000'000))
+    return FailWith(EINVAL);
+  std::vector<pollfd> kernel(fds, fds + n);
+  std::vector<bool> is_stack(n);
+  for (nfds_t i = 0; i < n; ++i) {
+    is_stack[i] = table.IsSocket(fds[i].fd);
+    if (is_stack[i]) kernel[i].events = POLLIN;  // the token
+  }
+  Instant deadline = DeadlineFrom(timeout);
+  for (;;) {
+    int ready_stack = 0;
+    for (nfds_t i = 0; i < n; ++i)
+      if (is_stack[i] && StackRevents(fds[i].fd, fds[i].events)) ++ready_stack;
+    timespec wait{0, 0};
+    const timespec* wait_ptr = &wait;
+    if (ready_stack == 0) {
+      if (deadline == kNever) {
+        wait_ptr = nullptr;
+      } else {
+        int64_t left = std::max<int64_t>(0, deadline - MonotonicNow());
+        wait = {left / kSecond, left % kSecond};
+      }
+    }
+    int rc = Real().ppoll(kernel.data(), n, wait_ptr, mask);
+    if (rc < 0) return -1;
+    int count = 0;
+    for (nfds_t i = 0; i < n; ++i) {
+      fds[i].revents = is_stack[i] ? StackRevents(fds[i].fd, fds[i].events) : kernel[i].revents;
+      if (fds[i].revents) ++count;
+    }
+    if (count > 0 || (deadline != kNever && MonotonicNow() >= deadline)) return count;
+    // A stale token woke us with nothing ready: sleep again for what is left.
+  }
+}
+
+int PSelect(int nfds, fd_set* r, fd_set* w, fd_set* e, const timespec* timeout, const sigset_t* mask,
+            timeval* update) {
+  FdTable& table = FdTable::Get();
+  if (nfds < 0) return FailWith(EINVAL);
+  if (nfds > FD_SETSIZE) nfds = FD_SETSIZE;
+  std::vector<pollfd> pfds;
+  bool any_stack = false;
+  for (int fd = 0; fd < nfds; ++fd) {
+    short ev = 0;
+    if (r && FD_ISSET(fd, r)) ev |= POLLIN;
+    if (w && FD_ISSET(fd, w)) ev |= POLLOUT;
+    if (e && FD_ISSET(fd, e)) ev |= POLLPRI;
+    if (!ev) continue;
+    pfds.push_back({fd, ev, 0});
+    any_stack |= table.IsSocket(fd);
+  }
+  if (!any_stack) {
+    if (update) {
+      int rc = Real().select(nfds, r, w, e, update);
+      return rc;
+    }
+    return Real().pselect(nfds, r, w, e, timeout, mask);
+  }
+  Instant start = MonotonicNow();
+  int rc = PPoll(pfds.data(), pfds.size(), timeout, mask, true);
+  if (rc < 0) return -1;
+  for (const pollfd& p : pfds)
+    if (p.revents & POLLNVAL) return FailWith(EBADF);
+  if (r) FD_ZERO(r);
+  if (w) FD_ZERO(w);
+  if (e) FD_ZERO(e);
+  int count = 0;
+  for (const pollfd& p : pfds) {
+    // select's readable set includes hang-up and error, as the kernel's POLLIN_SET does.
+    if (r && (p.events & POLLIN) && (p.revents & (POLLIN | POLLHUP | POLLERR))) FD_SET(p.fd, r), ++count;
+    if (w && (p.events & POLLOUT) && (p.revents & (POLLOUT | POLLERR))) FD_SET(p.fd, w), ++count;
+    if (e && (p.events & POLLPRI) && (p.revents & POLLPRI)) FD_SET(p.fd, e), ++count;
+  }
+  if (update && timeout) {  // Linux's select writes back the time left
+    int64_t left = std::max<int64_t>(0, timeout->tv_sec * kSecond + timeout->tv_nsec - (MonotonicNow() - start));
+    update->tv_sec = left / kSecond;
+    update->tv_usec = (left % kSecond) / 1000;
+  }
+  return count;
+}
+
+}  // namespace tapsock::shim

@@ -1,0 +1,172 @@
+#include "shim/runtime.h"
+
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstring>
+#include <mutex>
+
+#include "shim/config.h"
+#include "shim/libc.h"
+#include "shim/log.h"
+#include "stack/base/sys.h"
+
+namespace tapsock::shim {
+
+namespace {
+
+std::atomic<Runtime*> g_runtime{nullptr};
+
+// Library fds live just under the soft fd limit: the kernel hands the program the lowest free
+// numbers, so it reaches ours only when it is about to run out anyway.
+int ComputeFdFloor() {
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rlim_t soft = rl.rlim_cur == RLIM_INFINITY ? 1u << 20 : rl.rlim_cur;
+  return soft > 256 ? static_cast<int>(soft - 64) : 128;
+}
+
+MacAddr RandomLocalMac(Random& r) {
+  MacAddr m;
+  uint64_t bits = r.Next();
+  std::memcpy(m.b.data(), &bits, 6);
+  m.b[0] = static_cast<uint8_t>((m.b[0] & 0xfe) | 0x02);  // unicast, locally administered
+  return m;
+}
+
+void* LoopMain(void* link) {
+  // The program's signals belong to its own threads.
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  static_cast<TapLink*>(link)->RunLoop();
+  return nullptr;
+}
+
+}  // namespace
+
+Runtime& Runtime::Get() {
+  Runtime* r = g_runtime.load(std::memory_order_acquire);
+  if (r) return *r;
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  r = g_runtime.load(std::memory_order_relaxed);
+  if (!r) {
+    r = new Runtime();
+    r->Start();
+    g_runtime.store(r, std::memory_order_release);
+  }
+  return *r;
+}
+
+Runtime* Runtime::IfStarted() { return g_runtime.load(std::memory_order_acquire); }
+
+void Runtime::Refuse(int err, const std::string& why) {
+  ok_ = false;
+  start_errno_ = err;
+  // Once, on stderr, whatever the log settings: the program's sockets will fail because of it.
+  std::string line = "tapsock: " + why + "; AF_INET/AF_INET6 sockets will fail with " +
+                     std::strerror(err) + "\n";
+  (void)!sys::Write(2, line.data(), line.size());
+  TS_LOG_ERROR("{}", why);
+}
+
+void Runtime::Start() {
+  log::Init();
+  log::Banner();
+  fd_floor_ = ComputeFdFloor();
+  Config config = ReadConfig();
+  stack_ = new Stack();
+  if (!config.errors.empty()) {
+    std::string all;
+    for (const auto& e : config.errors) all += (all.empty() ? "" : "; ") + e;
+    Refuse(ENETDOWN, "bad configuration: " + all);
+    return;
+  }
+  // The waker: an abstract-namespace datagram socket that sends readiness tokens to placeholders.
+  int w = sys::Socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  sockaddr_un autobind{};
+  autobind.sun_family = AF_UNIX;
+  waker_addr_len_ = sizeof waker_addr_;
+  if (w < 0 || syscall(SYS_bind, w, &autobind, sizeof(sa_family_t)) != 0 ||
+      syscall(SYS_getsockname, w, &waker_addr_, &waker_addr_len_) != 0) {
+    Refuse(ENOBUFS, std::string("cannot create the waker socket: ") + std::strerror(errno));
+    return;
+  }
+  waker_fd_ = sys::MoveHigh(w, fd_floor_);
+  library_fds_.push_back(waker_fd_);
+  if (!config.tap.empty() && !StartTap(config)) return;
+  ok_ = true;
+  TS_LOG_INFO("stack started: tap={} fd_floor={}", config.tap.empty() ? "(none)" : config.tap, fd_floor_);
+}
+
+bool Runtime::StartTap(const Config& config) {
+  TapLink::Config tc;
+  tc.name = config.tap;
+  tc.mtu = config.mtu;
+  tc.fd_floor = fd_floor_;
+  {
+    MutexLock lock(stack_->mu());
+    tc.mac = config.mac ? *config.mac : RandomLocalMac(stack_->random());
+  }
+  std::string error;
+  tap_ = TapLink::Open(tc, *stack_, &error);
+  if (!tap_) {
+    Refuse(ENETDOWN, error);
+    return false;
+  }
+  library_fds_.push_back(tap_->tap_fd());
+  library_fds_.push_back(tap_->ring_fd());
+  LinkEndpoint* link = tap_.get();
+  if (!config.pcap.empty()) {
+    auto writer = std::make_unique<PcapWriter>();
+    if (!writer->Open(config.pcap, fd_floor_).ok()) {
+      Refuse(ENETDOWN, "TAPSOCK_PCAP: cannot create '" + config.pcap + "': " + std::strerror(errno));
+      return false;
+    }
+    library_fds_.push_back(writer->fd());
+    capture_ = std::make_unique<CaptureLink>(tap_.get(), std::move(writer));
+    link = capture_.get();
+  }
+  {
+    MutexLock lock(stack_->mu());
+    stack_->SetNowLocked(MonotonicNow());
+    Nic* nic = stack_->AddNicLocked(config.tap, link);
+    for (const auto& p : config.v4) stack_->AddAddressLocked(*nic, p);
+    for (const auto& p : config.v6) nic->v6_addresses().push_back(p.addr);
+    for (Ipv4Addr gw : config.gw4) {
+      if (!stack_->AddDefaultGatewayLocked(gw))
+        TS_LOG_WARN("TAPSOCK_GW {} is not on any configured subnet; ignored", gw.ToString());
+    }
+    stack_->SetTimerObserver(tap_.get());
+    stack_->arp().AnnounceLocked(*nic);
+    // The loop thread's first pass submits these frames together with its receive buffers.
+  }
+  pthread_t thread;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  int rc = pthread_create(&thread, &attr, LoopMain, tap_.get());
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    Refuse(ENETDOWN, std::string("cannot start the stack thread: ") + std::strerror(rc));
+    return false;
+  }
+  pthread_setname_np(thread, "tapsock-loop");
+  return true;
+}
+
+bool Runtime::SendToken(const sockaddr_un& addr, socklen_t len) const {
+  char token = 1;
+  return syscall(SYS_sendto, waker_fd_, &token, 1, MSG_DONTWAIT, &addr, len) == 1;
+}
+
+bool Runtime::IsLibraryFd(int fd) const {
+  for (int f : library_fds_)
+    if (f == fd) return true;
+  return false;
+}
+
+}  // namespace tapsock::shim

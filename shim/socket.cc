@@ -1,0 +1,65 @@
+#include "shim/socket.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "shim/libc.h"
+#include "shim/runtime.h"
+#include "stack/base/sys.h"
+
+namespace tapsock::shim {
+
+Stack& Socket::stack() { return rt_.stack(); }
+
+Socket* Socket::Create(Runtime& rt, int domain, int type, int protocol, int* fd) {
+  int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
+  int p = sys::Socket(AF_UNIX, SOCK_DGRAM | flags, 0);
+  if (p < 0) return nullptr;  // EMFILE/ENFILE/ENOMEM from the kernel, as socket() would give
+  auto* s = new Socket(rt, domain, type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), protocol);
+  sockaddr_un autobind{};
+  autobind.sun_family = AF_UNIX;
+  s->placeholder_addr_len_ = sizeof s->placeholder_addr_;
+  if (syscall(SYS_bind, p, &autobind, sizeof(sa_family_t)) != 0 ||
+      syscall(SYS_getsockname, p, &s->placeholder_addr_, &s->placeholder_addr_len_) != 0 ||
+      syscall(SYS_connect, p, &rt.waker_addr(), rt.waker_addr_len()) != 0) {
+    int err = errno;
+    sys::Close(p);
+    delete s;
+    errno = err == EADDRINUSE ? ENFILE : err;
+    return nullptr;
+  }
+  s->udp_ = std::make_unique<UdpEndpoint>(rt.stack(), domain == AF_INET6);
+  {
+    MutexLock lock(rt.stack().mu());
+    s->udp_->SetObserver(s);
+  }
+  *fd = p;
+  return s;
+}
+
+void Socket::Unref() {
+  if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  {
+    MutexLock lock(stack().mu());
+    udp_->CloseLocked();
+    stack().FlushLocked();
+  }
+  delete this;
+}
+
+void Socket::SyncTokensLocked(int fd) {
+  bool ready = udp_->ReadinessLocked() & (kReadable | kError | POLLHUP);
+  if (ready && tokens_ == 0) {
+    if (rt_.SendToken(placeholder_addr_, placeholder_addr_len_)) ++tokens_;
+    return;
+  }
+  if (ready || fd < 0) return;
+  while (tokens_ > 0) {
+    char token;
+    if (syscall(SYS_recvfrom, fd, &token, 1, MSG_DONTWAIT, nullptr, nullptr) < 0) break;  // a waiter has it
+    --tokens_;
+  }
+}
+
+}  // namespace tapsock::shim
