@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "shim/config.h"
+#include "shim/crash.h"
 #include "shim/libc.h"
 #include "shim/log.h"
 #include "stack/base/sys.h"
@@ -34,6 +35,20 @@ MacAddr RandomLocalMac(Random& r) {
   std::memcpy(m.b.data(), &bits, 6);
   m.b[0] = static_cast<uint8_t>((m.b[0] & 0xfe) | 0x02);  // unicast, locally administered
   return m;
+}
+
+// fork(): the stack lock is taken around it so the child never inherits it held by a thread that
+// does not exist there. The child keeps the stack's state but not the loop thread: sharing the
+// stack with children arrives with the fork issue (docs/architecture.md).
+void BeforeFork() {
+  if (Runtime* rt = Runtime::IfStarted()) rt->stack().mu().Lock();
+}
+void AfterForkParent() {
+  if (Runtime* rt = Runtime::IfStarted()) rt->stack().mu().Unlock();
+}
+void AfterForkChild() {
+  if (Runtime* rt = Runtime::IfStarted()) rt->stack().mu().Unlock();
+  log::AfterForkChild();
 }
 
 void* LoopMain(void* link) {
@@ -76,6 +91,10 @@ void Runtime::Refuse(int err, const std::string& why) {
 void Runtime::Start() {
   log::Init();
   log::Banner();
+  // Only processes that use the stack get the handler: a program that merely loads the library
+  // keeps its signal dispositions untouched.
+  crash::InstallHandler();
+  pthread_atfork(BeforeFork, AfterForkParent, AfterForkChild);
   fd_floor_ = ComputeFdFloor();
   Config config = ReadConfig();
   stack_ = new Stack();

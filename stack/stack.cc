@@ -129,12 +129,15 @@ Result<RouteResult> Stack::RouteV4Locked(Ipv4Addr dst, Ipv4Addr src, int bound_d
 }
 
 void Stack::FlushLocked() {
-  for (auto& nic : nics_) nic->link().FlushLocked();
+  loopback_link_->FlushLocked();
+  // Before the devices flush, so a wake-up the observer queues leaves in the same submission.
   if (timer_observer_) {
     Instant next = NextDeadlineLocked();
     if (next < reported_deadline_) timer_observer_->OnDeadlineChangedLocked(next);
     reported_deadline_ = next;
   }
+  for (auto& nic : nics_)
+    if (!nic->loopback()) nic->link().FlushLocked();
 }
 
 Instant Stack::NextDeadlineLocked() {

@@ -1,0 +1,26 @@
+// Raw system calls for the stack's own fds. Inside libtapsock.so the libc names socket, ioctl,
+// close, write, fcntl ... resolve to the shim's interposers, so the library's private I/O goes
+// straight to the kernel instead.
+#pragma once
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace tapsock::sys {
+
+inline int Close(int fd) { return static_cast<int>(syscall(SYS_close, fd)); }
+inline int Ioctl(int fd, unsigned long req, void* arg) { return static_cast<int>(syscall(SYS_ioctl, fd, req, arg)); }
+inline int Socket(int domain, int type, int proto) { return static_cast<int>(syscall(SYS_socket, domain, type, proto)); }
+inline int Fcntl(int fd, int cmd, long arg) { return static_cast<int>(syscall(SYS_fcntl, fd, cmd, arg)); }
+inline ssize_t Write(int fd, const void* buf, size_t n) { return syscall(SYS_write, fd, buf, n); }
+
+// Moves `fd` to the lowest free number >= floor, close-on-exec, so the program's own fds (which
+// the kernel hands out lowest-first) never land on the library's; returns the new fd.
+inline int MoveHigh(int fd, int floor) {
+  int hi = Fcntl(fd, F_DUPFD_CLOEXEC, floor);
+  if (hi < 0) return fd;
+  Close(fd);
+  return hi;
+}
+
+}  // namespace tapsock::sys
