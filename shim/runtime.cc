@@ -12,6 +12,7 @@
 #include "shim/crash.h"
 #include "shim/libc.h"
 #include "shim/log.h"
+#include "shim/stats_dump.h"
 #include "stack/base/sys.h"
 
 namespace tapsock::shim {
@@ -118,6 +119,7 @@ void Runtime::Start() {
   library_fds_.push_back(waker_fd_);
   if (!config.tap.empty() && !StartTap(config)) return;
   ok_ = true;
+  MaybeDumpStatsAtExit();
   TS_LOG_INFO("stack started: tap={} fd_floor={}", config.tap.empty() ? "(none)" : config.tap, fd_floor_);
 }
 
