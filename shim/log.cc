@@ -18,6 +18,8 @@
 // in the child (seen: the child's first line hung in __tz_convert).
 #include "shim/log.h"
 
+#include "stack/base/sys.h"
+
 #include <fcntl.h>
 #include <sched.h>
 #include <spdlog/logger.h>
@@ -164,7 +166,8 @@ void OpenLogFile(const char* path) noexcept {
   const long fd =
       syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd >= 0) {
-    g_fd.store(static_cast<int>(fd));
+    // Out of the program's way, like the library's other fds (shim/runtime.h).
+    g_fd.store(sys::MoveHigh(static_cast<int>(fd), sys::LibraryFdFloor()));
     return;
   }
   char reason[128];
@@ -241,4 +244,9 @@ void Emit(int level, fmt::string_view message) noexcept {
 }
 
 }  // namespace internal
+int FileFd() noexcept {
+  int fd = g_fd.load();
+  return fd == STDERR_FILENO ? -1 : fd;
+}
+
 }  // namespace tapsock::log

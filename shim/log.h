@@ -42,6 +42,9 @@ int Level() noexcept;
 // Call in the child after fork() (from a pthread_atfork child handler). Async-signal-safe.
 void AfterForkChild() noexcept;
 
+// The log file's fd, or -1 when logging to stderr (the runtime protects it from close()).
+int FileFd() noexcept;
+
 // Logs at info, on one line, the TAPSOCK_* variables set in the environment.
 void Banner() noexcept;
 

@@ -21,15 +21,6 @@ namespace {
 
 std::atomic<Runtime*> g_runtime{nullptr};
 
-// Library fds live just under the soft fd limit: the kernel hands the program the lowest free
-// numbers, so it reaches ours only when it is about to run out anyway.
-int ComputeFdFloor() {
-  rlimit rl{};
-  getrlimit(RLIMIT_NOFILE, &rl);
-  rlim_t soft = rl.rlim_cur == RLIM_INFINITY ? 1u << 20 : rl.rlim_cur;
-  return soft > 256 ? static_cast<int>(soft - 64) : 128;
-}
-
 MacAddr RandomLocalMac(Random& r) {
   MacAddr m;
   uint64_t bits = r.Next();
@@ -86,7 +77,7 @@ void Runtime::Refuse(int err, const std::string& why) {
   std::string line = "tapsock: " + why + "; AF_INET/AF_INET6 sockets will fail with " +
                      std::strerror(err) + "\n";
   (void)!sys::Write(2, line.data(), line.size());
-  TS_LOG_ERROR("{}", why);
+  if (log::FileFd() >= 0) TS_LOG_ERROR("{}", why);  // on stderr it was just said
 }
 
 void Runtime::Start() {
@@ -96,7 +87,8 @@ void Runtime::Start() {
   // keeps its signal dispositions untouched.
   crash::InstallHandler();
   pthread_atfork(BeforeFork, AfterForkParent, AfterForkChild);
-  fd_floor_ = ComputeFdFloor();
+  fd_floor_ = sys::LibraryFdFloor();
+  if (log::FileFd() >= 0) library_fds_.push_back(log::FileFd());
   Config config = ReadConfig();
   stack_ = new Stack();
   if (!config.errors.empty()) {

@@ -11,7 +11,7 @@ struct LinkStats {
   uint64_t rx_frames = 0, rx_bytes = 0, tx_frames = 0, tx_bytes = 0;
   uint64_t rx_dropped = 0;       // no buffer or malformed at the link layer
   uint64_t tx_dropped = 0;       // no buffer or ring full
-  uint64_t rx_batches = 0, tx_batches = 0;  // ring completions reaped / submissions made
+  uint64_t rx_batches = 0, tx_batches = 0;  // loop passes that received frames / submits that sent some
   uint64_t unknown_ethertype = 0, not_for_us = 0;
 };
 

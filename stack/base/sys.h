@@ -3,6 +3,8 @@
 // straight to the kernel instead.
 #pragma once
 
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -21,6 +23,15 @@ inline int MoveHigh(int fd, int floor) {
   if (hi < 0) return fd;
   Close(fd);
   return hi;
+}
+
+// Where the library's own fds go: just under the soft fd limit. The kernel hands the program the
+// lowest free numbers, so it reaches ours only when it is about to run out anyway.
+inline int LibraryFdFloor() {
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rlim_t soft = rl.rlim_cur == RLIM_INFINITY ? 1u << 20 : rl.rlim_cur;
+  return soft > 256 ? static_cast<int>(soft - 64) : 128;
 }
 
 }  // namespace tapsock::sys

@@ -118,13 +118,14 @@ void TapLink::WritePacketLocked(PacketBuffer* frame) {
   st.tx_frames++;
   st.tx_bytes += frame->len;
   ++unsubmitted_;
+  ++unsubmitted_frames_;
 }
 
 void TapLink::FlushLocked() {
   if (unsubmitted_ == 0) return;
   io_uring_submit(&ring_);
-  stack_.stats().link.tx_batches++;
-  unsubmitted_ = 0;
+  if (unsubmitted_frames_) stack_.stats().link.tx_batches++;
+  unsubmitted_ = unsubmitted_frames_ = 0;
 }
 
 void TapLink::OnDeadlineChangedLocked(Instant) {
@@ -156,7 +157,7 @@ void TapLink::PostReadsLocked() {
 void TapLink::ReapLocked() {
   LinkStats& st = stack_.stats().link;
   int64_t stamp = RealtimeNanos();
-  unsigned head, count = 0;
+  unsigned head, count = 0, frames = 0;
   io_uring_cqe* cqe;
   io_uring_for_each_cqe(&ring_, head, cqe) {
     ++count;
@@ -177,13 +178,14 @@ void TapLink::ReapLocked() {
         continue;
       }
       rx_errors_in_a_row_ = 0;
+      ++frames;
       b->len = static_cast<uint32_t>(res);
       b->rx_realtime_ns = stamp;
       dispatcher_->DeliverFrameLocked(*nic_, b);
     }
   }
   io_uring_cq_advance(&ring_, count);
-  if (count) st.rx_batches++;
+  if (frames) st.rx_batches++;
 }
 
 void TapLink::RunLoop() {

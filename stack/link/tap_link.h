@@ -77,7 +77,8 @@ class TapLink : public LinkEndpoint, public TimerObserver {
   PacketBuffer* rx_[kRxDepth] = {};
   PacketBuffer* tx_[kTxDepth] = {};
   std::vector<uint16_t> tx_free_;
-  unsigned unsubmitted_ = 0;
+  unsigned unsubmitted_ = 0;         // SQEs queued since the last submit
+  unsigned unsubmitted_frames_ = 0;  // of which frame writes
   unsigned rx_errors_in_a_row_ = 0;
   std::atomic<bool> stop_{false};
 };
