@@ -14,7 +14,9 @@ comma := ,
 
 WARN     := -Wall -Wextra -Werror -Wno-missing-field-initializers
 OPT      := $(if $(filter debug,$(MODE)),-O0 -g3,-O2 -g)
-SANFLAGS := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined,)
+# The library is built without RTTI, so UBSan's vptr check (which needs it) is off.
+SANFLAGS := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer,)
+SANFLAGS += $(if $(findstring undefined,$(SANITIZE)),-fno-sanitize=vptr -fno-sanitize-recover=undefined,)
 DEFS     := -D_GNU_SOURCE -DFMT_HEADER_ONLY -DSPDLOG_NO_EXCEPTIONS -DSPDLOG_FMT_EXTERNAL
 CXXFLAGS := -std=c++20 $(WARN) $(OPT) $(SANFLAGS) $(DEFS) -fPIC -fvisibility=hidden -fno-exceptions \
             -fno-rtti -pthread -I. -MMD -MP
@@ -52,11 +54,11 @@ $(DEPS_OK): scripts/install-deps
 deps:
 	@scripts/install-deps
 
-$(BUILD)/obj/%.o: %.cc | $(DEPS_OK)
+$(BUILD)/obj/%.o: %.cc Makefile | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
-$(BUILD)/obj/tests/%.o: tests/%.cc | $(DEPS_OK)
+$(BUILD)/obj/tests/%.o: tests/%.cc Makefile | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CXX) $(TESTFLAGS) -MMD -MP -c $< -o $@
 

@@ -25,6 +25,9 @@ int ToErrno(Error e) {
     case Error::kProtocolOption: return ENOPROTOOPT;
     case Error::kAlreadyConnected: return EISCONN;
     case Error::kNetworkDown: return ENETDOWN;
+    case Error::kProtocolError: return EPROTO;
+    case Error::kHostDown: return EHOSTDOWN;
+    case Error::kNoNetwork: return ENONET;
   }
   return EINVAL;
 }

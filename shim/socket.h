@@ -36,7 +36,6 @@ struct SocketOptions {
   bool pktinfo = false;       // IP_PKTINFO
   bool recv_ttl = false;      // IP_RECVTTL
   bool recv_tos = false;      // IP_RECVTOS
-  bool recv_err = false;      // IP_RECVERR
   bool mc_loop = true;        // IP_MULTICAST_LOOP
 };
 

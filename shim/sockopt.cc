@@ -190,7 +190,7 @@ int SetIpLevel(Socket& s, int name, const void* val, socklen_t len) {
     case IP_PKTINFO: so.pktinfo = v != 0; return 0;
     case IP_RECVTTL: so.recv_ttl = v != 0; return 0;
     case IP_RECVTOS: so.recv_tos = v != 0; return 0;
-    case IP_RECVERR: so.recv_err = v != 0; return 0;
+    case IP_RECVERR: eo.recv_err = v != 0; return 0;
     case IP_MULTICAST_LOOP: so.mc_loop = v != 0; return 0;
     default: return FailWith(ENOPROTOOPT);
   }
@@ -209,7 +209,7 @@ int GetIpLevel(Socket& s, int name, void* val, socklen_t* len) {
       case IP_PKTINFO: v = so.pktinfo; break;
       case IP_RECVTTL: v = so.recv_ttl; break;
       case IP_RECVTOS: v = so.recv_tos; break;
-      case IP_RECVERR: v = so.recv_err; break;
+      case IP_RECVERR: v = eo.recv_err; break;
       case IP_MULTICAST_LOOP: v = so.mc_loop; break;
       default: return FailWith(ENOPROTOOPT);
     }

@@ -40,6 +40,7 @@ struct EndpointOptions {
   int multicast_ttl = 1;
   uint8_t tos = 0;           // IP_TOS
   int bound_device = 0;      // SO_BINDTODEVICE ifindex, 0: any
+  bool recv_err = false;     // IP_RECVERR: soft ICMP errors and unconnected sockets see them too
 };
 
 constexpr uint8_t kDefaultTtl = 64;

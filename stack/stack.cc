@@ -74,6 +74,7 @@ void Stack::DeliverFrameLocked(Nic& nic, PacketBuffer* frame) {
     pool_.Free(frame);
     return;
   }
+  frame->link_multicast = eth->dst.IsMulticast();  // broadcast is a multicast address too
   frame->Pull(wire::EthernetRepr::kHeaderLen);
   switch (static_cast<wire::EtherType>(eth->ethertype)) {
     case wire::EtherType::kIpv4:
@@ -102,6 +103,8 @@ bool Stack::IsBroadcastLocked(Ipv4Addr a) const {
 }
 
 Result<RouteResult> Stack::RouteV4Locked(Ipv4Addr dst, Ipv4Addr src, int bound_device) const {
+  // 0.0.0.0 as a destination means this host (ip_route_output_key_hash_rcu).
+  if (dst.IsAny()) dst = src.IsAny() ? Ipv4Addr::Loopback() : src;
   // Our own addresses go through loopback, as Linux's local routing table sends them.
   if (dst.IsLoopback() || IsLocalAddressLocked(dst)) {
     if (bound_device != 0 && bound_device != kLoopbackIndex && !IsLocalAddressLocked(dst))
@@ -109,6 +112,8 @@ Result<RouteResult> Stack::RouteV4Locked(Ipv4Addr dst, Ipv4Addr src, int bound_d
     Ipv4Addr from = !src.IsAny() ? src : (dst.IsLoopback() ? Ipv4Addr::Loopback() : dst);
     return RouteResult{nics_.front().get(), dst, dst, from, false};
   }
+  // A loopback source never leaves the host (__mkroute_output gives EINVAL).
+  if (src.IsLoopback()) return Error::kInvalidArgument;
   if (dst.IsBroadcast()) {  // limited broadcast leaves by the first real NIC (or the bound one)
     for (const auto& nic : nics_) {
       if (nic->loopback() || (bound_device != 0 && nic->index() != bound_device)) continue;

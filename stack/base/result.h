@@ -28,6 +28,9 @@ enum class Error : uint8_t {
   kProtocolOption,          // ENOPROTOOPT
   kAlreadyConnected,        // EISCONN
   kNetworkDown,             // ENETDOWN
+  kProtocolError,           // EPROTO
+  kHostDown,                // EHOSTDOWN
+  kNoNetwork,               // ENONET
 };
 
 // A value or an Error; [[nodiscard]] so a failure can't be dropped silently.

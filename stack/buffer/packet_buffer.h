@@ -34,6 +34,7 @@ struct PacketBuffer {
   PacketBuffer* next = nullptr;  // intrusive link for queues
   int64_t rx_realtime_ns = 0;    // receive timestamp (SO_TIMESTAMP, pcap)
   uint16_t size_class = 0;
+  bool link_multicast = false;   // arrived in a broadcast or multicast frame (Linux's pkt_type)
   // Scratch space for the layer that currently holds the buffer (Linux's skb->cb): a socket's
   // receive queue keeps the datagram's source address here.
   alignas(8) uint8_t cb[48];
@@ -64,6 +65,7 @@ struct PacketBuffer {
     len = 0;
     next = nullptr;
     rx_realtime_ns = 0;
+    link_multicast = false;
   }
 };
 

@@ -54,7 +54,39 @@ void Icmpv4Protocol::ReceiveLocked(Nic& nic, const Ipv4Repr& ip, PacketBuffer* p
 }
 
 // RFC 1122 4.1.3.3: UDP passes ICMP errors up; the socket decides (Linux: connected sockets only).
+namespace {
+
+struct IcmpError {
+  Error error;
+  bool hard;  // reported to a connected socket without IP_RECVERR
+};
+
+// Linux's icmp_err_convert (net/ipv4/icmp.c), indexed by the Destination Unreachable code;
+// "fragmentation needed" is hard for UDP while path MTU discovery is on (__udp4_lib_err).
+constexpr IcmpError kUnreachable[] = {
+    {Error::kNetworkUnreachable, false}, {Error::kHostUnreachable, false},
+    {Error::kProtocolOption, true},      {Error::kConnectionRefused, true},
+    {Error::kMessageTooLong, true},      {Error::kNotSupported, false},
+    {Error::kNetworkUnreachable, true},  {Error::kHostDown, true},
+    {Error::kNoNetwork, true},           {Error::kNetworkUnreachable, true},
+    {Error::kHostUnreachable, true},     {Error::kNetworkUnreachable, false},
+    {Error::kHostUnreachable, false},    {Error::kHostUnreachable, true},
+    {Error::kHostUnreachable, true},     {Error::kHostUnreachable, true},
+};
+
+}  // namespace
+
 void Icmpv4Protocol::DeliverErrorLocked(std::span<const uint8_t> quoted, uint8_t type, uint8_t code) {
+  IcmpError what;
+  switch (type) {
+    case Icmpv4Repr::kDestUnreachable:
+      if (code >= std::size(kUnreachable)) return;
+      what = kUnreachable[code];
+      break;
+    case Icmpv4Repr::kTimeExceeded: what = {Error::kHostUnreachable, false}; break;
+    case Icmpv4Repr::kParamProblem: what = {Error::kProtocolError, true}; break;
+    default: return;
+  }
   // The quote is the original IP header plus at least 8 bytes of its payload; its total length
   // and checksum describe the original datagram, so read the fields we need directly.
   if (quoted.size() < Ipv4Repr::kMinHeaderLen || (quoted[0] >> 4) != 4) return;
@@ -63,16 +95,7 @@ void Icmpv4Protocol::DeliverErrorLocked(std::span<const uint8_t> quoted, uint8_t
   if (quoted[9] != static_cast<uint8_t>(wire::IpProto::kUdp)) return;
   Ipv4Addr src{wire::Load32(&quoted[12])}, dst{wire::Load32(&quoted[16])};
   const uint8_t* l4 = quoted.data() + ihl;
-  Error e = Error::kHostUnreachable;
-  if (type == Icmpv4Repr::kDestUnreachable) {
-    switch (code) {
-      case Icmpv4Repr::kPortUnreach: e = Error::kConnectionRefused; break;
-      case Icmpv4Repr::kNetUnreach: e = Error::kNetworkUnreachable; break;
-      case Icmpv4Repr::kFragNeeded: e = Error::kMessageTooLong; break;
-      default: e = Error::kHostUnreachable; break;
-    }
-  }
-  stack_.udp().ErrorLocked(src, wire::Load16(l4), dst, wire::Load16(l4 + 2), e);
+  stack_.udp().ErrorLocked(src, wire::Load16(l4), dst, wire::Load16(l4 + 2), what.error, what.hard);
 }
 
 bool Icmpv4Protocol::RateLimitAllowsLocked() {
@@ -84,10 +107,11 @@ bool Icmpv4Protocol::RateLimitAllowsLocked() {
   return true;
 }
 
-void Icmpv4Protocol::SendErrorLocked(const Ipv4Repr& ip, std::span<const uint8_t> offending,
-                                     uint8_t type, uint8_t code) {
+void Icmpv4Protocol::SendErrorLocked(const Nic& in, const Ipv4Repr& ip, const PacketBuffer& packet,
+                                     std::span<const uint8_t> offending, uint8_t type, uint8_t code) {
   IcmpStats& st = stack_.stats().icmp;
-  if (ip.frag_offset != 0 || ip.src.IsAny() || ip.dst.IsMulticast() || stack_.IsBroadcastLocked(ip.dst))
+  if (ip.frag_offset != 0 || ip.src.IsAny() || ip.dst.IsMulticast() || stack_.IsBroadcastLocked(ip.dst) ||
+      packet.link_multicast)
     return;
   if (ip.protocol == static_cast<uint8_t>(wire::IpProto::kIcmp)) {
     size_t ihl = ip.ihl_bytes;
@@ -96,7 +120,8 @@ void Icmpv4Protocol::SendErrorLocked(const Ipv4Repr& ip, std::span<const uint8_t
     uint8_t t = offending[ihl];
     if (t != Icmpv4Repr::kEchoRequest && t != Icmpv4Repr::kEchoReply) return;
   }
-  if (!RateLimitAllowsLocked()) {
+  // Errors about our own looped-back packets are exempt, as in Linux's __icmp_send.
+  if (!in.loopback() && !RateLimitAllowsLocked()) {
     st.out_rate_limited++;
     return;
   }

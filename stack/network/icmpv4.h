@@ -24,11 +24,12 @@ class Icmpv4Protocol {
 
   // Consumes `packet`, which starts at the ICMP header.
   void ReceiveLocked(Nic& nic, const wire::Ipv4Repr& ip, PacketBuffer* packet);
-  // Sends an error about `offending` (an IPv4 packet we received, from its header on). Does not
-  // consume it. Follows RFC 1122 3.2.2: never about an ICMP error, a broadcast, a fragment after
-  // the first, or a packet whose source is not a unicast host.
-  void SendErrorLocked(const wire::Ipv4Repr& ip, std::span<const uint8_t> offending, uint8_t type,
-                       uint8_t code);
+  // Sends an error about `offending` (the bytes of `packet`, an IPv4 packet received on `in`, from
+  // its header on). Consumes nothing. Follows RFC 1122 3.2.2: never about an ICMP error, an IP or
+  // link-layer broadcast or multicast, a fragment after the first, or a packet whose source is
+  // not a unicast host; errors about looped-back packets are not rate limited.
+  void SendErrorLocked(const Nic& in, const wire::Ipv4Repr& ip, const PacketBuffer& packet,
+                       std::span<const uint8_t> offending, uint8_t type, uint8_t code);
 
  private:
   bool RateLimitAllowsLocked();

@@ -11,6 +11,10 @@ namespace tapsock {
 using wire::Ipv4Repr;
 using wire::IpProto;
 
+// IDs start at a random point and advance by small random steps, so they reveal neither how many
+// packets this stack sent nor which stack sent them (the idle-scan class of leaks).
+Ipv4Protocol::Ipv4Protocol(Stack& stack) : stack_(stack), next_id_(static_cast<uint16_t>(stack.random().Next())) {}
+
 void Ipv4Protocol::ReceiveLocked(Nic& nic, PacketBuffer* packet) {
   IpStats& st = stack_.stats().ip;
   st.in_receives++;
@@ -19,9 +23,9 @@ void Ipv4Protocol::ReceiveLocked(Nic& nic, PacketBuffer* packet) {
   if (!ip) {
     switch (why) {
       case Ipv4Repr::ParseError::kChecksum: st.in_checksum_errors++; break;
-      case Ipv4Repr::ParseError::kTruncated:
       case Ipv4Repr::ParseError::kTotalLength: st.in_truncated++; break;
       case Ipv4Repr::ParseError::kNone:
+      case Ipv4Repr::ParseError::kTruncated:
       case Ipv4Repr::ParseError::kVersion:
       case Ipv4Repr::ParseError::kHeaderLength: st.in_hdr_errors++; break;
     }
@@ -54,7 +58,7 @@ void Ipv4Protocol::ReceiveLocked(Nic& nic, PacketBuffer* packet) {
     case IpProto::kIcmpv6:
       break;
     default:
-      stack_.icmp().SendErrorLocked(*ip, whole, wire::Icmpv4Repr::kDestUnreachable,
+      stack_.icmp().SendErrorLocked(nic, *ip, *packet, whole, wire::Icmpv4Repr::kDestUnreachable,
                                     wire::Icmpv4Repr::kProtoUnreach);
       break;
   }
@@ -65,16 +69,18 @@ void Ipv4Protocol::ReceiveLocked(Nic& nic, PacketBuffer* packet) {
 // Source and destination rules of RFC 1122 3.2.1.3 and ipv4.go's handleValidatedPacket.
 bool Ipv4Protocol::CheckAddressesLocked(Nic& nic, const Ipv4Repr& ip) {
   IpStats& st = stack_.stats().ip;
-  // A source may never be a broadcast or multicast address; a looped-back source only on lo.
+  // A source may never be a broadcast or multicast address; a looped-back source, or one of our
+  // own addresses, only on lo (Linux's "martian source").
   if (ip.src.IsMulticast() || stack_.IsBroadcastLocked(ip.src) ||
-      (ip.src.IsLoopback() && !nic.loopback()) || (ip.src.IsReservedSource() && !ip.src.IsAny())) {
+      (!nic.loopback() && (ip.src.IsLoopback() || stack_.IsLocalAddressLocked(ip.src))) ||
+      (ip.src.IsReservedSource() && !ip.src.IsAny())) {
     st.in_addr_errors++;
     return false;
   }
   bool for_us = nic.loopback() ? stack_.IsLocalAddressLocked(ip.dst) || ip.dst.IsLoopback()
                                : nic.HasAddress(ip.dst) || nic.IsBroadcastFor(ip.dst);
   // 0.0.0.0 as a source only makes sense for a host asking for an address (to a broadcast).
-  if (!for_us || (ip.src.IsAny() && !ip.dst.IsBroadcast()) || ip.dst.IsLoopback() != nic.loopback()) {
+  if (!for_us || (ip.src.IsAny() && !ip.dst.IsBroadcast()) || (!nic.loopback() && ip.dst.IsLoopback())) {
     st.in_addr_errors++;
     return false;
   }
@@ -110,8 +116,9 @@ Status Ipv4Protocol::SendLocked(const RouteResult& route, const Ipv4SendParams& 
     nic.link().WritePacketLocked(packet);
     return OkStatus();
   }
-  if (route.broadcast) {
-    stack_.arp().SendFrameLocked(nic, MacAddr::Broadcast(), wire::EtherType::kIpv4, packet);
+  if (route.broadcast || route.dst.IsMulticast()) {  // no neighbour to resolve
+    MacAddr to = route.broadcast ? MacAddr::Broadcast() : MulticastMac(route.dst);
+    stack_.arp().SendFrameLocked(nic, to, wire::EtherType::kIpv4, packet);
     return OkStatus();
   }
   stack_.arp().SendIpv4Locked(nic, route.next_hop, packet);
@@ -124,7 +131,7 @@ void Ipv4Protocol::LocalErrorLocked(PacketBuffer* ip_packet, Error e) {
   if (ip && ip->protocol == static_cast<uint8_t>(IpProto::kUdp)) {
     auto l4 = ip_packet->bytes().subspan(ip->ihl_bytes);
     if (auto udp = wire::UdpRepr::Parse(l4))
-      stack_.udp().ErrorLocked(ip->src, udp->src_port, ip->dst, udp->dst_port, e);
+      stack_.udp().ErrorLocked(ip->src, udp->src_port, ip->dst, udp->dst_port, e, /*hard=*/false);
   }
   stack_.pool().Free(ip_packet);
 }

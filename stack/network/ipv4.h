@@ -24,13 +24,14 @@ class Ipv4Protocol {
  public:
   static constexpr uint32_t kMaxPayload = 65535 - wire::Ipv4Repr::kMinHeaderLen;
 
-  explicit Ipv4Protocol(Stack& stack) : stack_(stack) {}
+  explicit Ipv4Protocol(Stack& stack);
 
   // Consumes `packet`, which starts at the IPv4 header.
   void ReceiveLocked(Nic& nic, PacketBuffer* packet);
   // Consumes `packet`, which starts at the transport header, and sends it along `route`.
   Status SendLocked(const RouteResult& route, const Ipv4SendParams& params, PacketBuffer* packet);
-  // A packet we sent could not leave (its neighbour never answered): tell the sending socket.
+  // A packet we sent could not leave (its neighbour never answered): the sending socket hears of
+  // it as a soft error, like the ICMP host unreachable Linux sends itself (ipv4_link_failure).
   void LocalErrorLocked(PacketBuffer* ip_packet, Error e);
 
  private:

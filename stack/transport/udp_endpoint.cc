@@ -130,8 +130,9 @@ Status UdpEndpoint::ConnectLocked(const FullAddress& addr) {
     wildcard_ = false;
     v4_mapped_ = v6_;
   }
-  remote_ = addr;
-  remote_v4_ = d;
+  // The peer is where the route goes: connecting to 0.0.0.0 reads back as 127.0.0.1, as on Linux.
+  remote_v4_ = route.value().dst;
+  remote_ = {v6_ ? IpAddr::V6(MappedBytes(remote_v4_).data()) : IpAddr::V4(remote_v4_), addr.port};
   connected_ = true;
   return OkStatus();
 }
@@ -195,10 +196,10 @@ Result<size_t> UdpEndpoint::SendLocked(std::span<const iovec> iov, const SendOpt
     out += v.iov_len;
   }
   wire::UdpRepr{local_port_, dst.port, static_cast<uint16_t>(length), 0}.EmitV4(
-      p->data(), route.value().src, d);
+      p->data(), route.value().src, route.value().dst);
   Ipv4SendParams params;
   params.protocol = static_cast<uint8_t>(wire::IpProto::kUdp);
-  params.ttl = d.IsMulticast() ? static_cast<uint8_t>(opts_.multicast_ttl)
+  params.ttl = route.value().dst.IsMulticast() ? static_cast<uint8_t>(opts_.multicast_ttl)
                                : static_cast<uint8_t>(opts_.ttl < 0 ? kDefaultTtl : opts_.ttl);
   params.tos = opts_.tos;
   if (Status s = stack_.ipv4().SendLocked(route.value(), params, p); !s.ok()) return s.error();

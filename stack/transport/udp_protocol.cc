@@ -115,7 +115,7 @@ void UdpProtocol::ReceiveLocked(Nic& nic, const wire::Ipv4Repr& ip, PacketBuffer
     if (!multi) {
       // Quote from the IP header, which the IP layer pulled but left in the buffer's headroom.
       std::span<const uint8_t> offending(packet->data() - ip.ihl_bytes, ip.ihl_bytes + packet->len);
-      stack_.icmp().SendErrorLocked(ip, offending, wire::Icmpv4Repr::kDestUnreachable,
+      stack_.icmp().SendErrorLocked(nic, ip, *packet, offending, wire::Icmpv4Repr::kDestUnreachable,
                                     wire::Icmpv4Repr::kPortUnreach);
     }
     stack_.pool().Free(packet);
@@ -126,16 +126,20 @@ void UdpProtocol::ReceiveLocked(Nic& nic, const wire::Ipv4Repr& ip, PacketBuffer
   best->DeliverLocked(packet, meta);
 }
 
-void UdpProtocol::ErrorLocked(Ipv4Addr src, uint16_t sport, Ipv4Addr dst, uint16_t dport, Error e) {
+void UdpProtocol::ErrorLocked(Ipv4Addr src, uint16_t sport, Ipv4Addr dst, uint16_t dport, Error e,
+                              bool hard) {
   auto it = by_port_.find(sport);
   if (it == by_port_.end()) return;
+  // The socket a reply from dst:dport would reach is the one that sent the datagram.
+  UdpEndpoint* best = nullptr;
+  int best_score = 0;
   for (UdpEndpoint* ep : it->second) {
-    // Linux reports ICMP errors only to connected sockets unless IP_RECVERR is set.
-    if (ep->connected() && ep->MatchV4(dst, dport, src, sport) > 0) {
-      ep->SetErrorLocked(e);
-      return;
-    }
+    int score = ep->MatchV4(dst, dport, src, sport);
+    if (score > best_score) best = ep, best_score = score;
   }
+  if (!best) return;
+  if (!best->options().recv_err && (!hard || !best->connected())) return;
+  best->SetErrorLocked(e);
 }
 
 }  // namespace tapsock

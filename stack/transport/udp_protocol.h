@@ -30,8 +30,10 @@ class UdpProtocol {
 
   // `packet` starts at the UDP header and holds exactly the IP payload. Consumes it.
   void ReceiveLocked(Nic& nic, const wire::Ipv4Repr& ip, PacketBuffer* packet);
-  // An ICMP error (or a local resolution failure) about a datagram we sent from sport to dst:dport.
-  void ErrorLocked(Ipv4Addr src, uint16_t sport, Ipv4Addr dst, uint16_t dport, Error e);
+  // An ICMP error (or a local resolution failure) about a datagram we sent from src:sport to
+  // dst:dport. `hard` errors reach a connected socket; soft ones only a socket with IP_RECVERR
+  // (__udp4_lib_err, RFC 1122 4.1.3.3).
+  void ErrorLocked(Ipv4Addr src, uint16_t sport, Ipv4Addr dst, uint16_t dport, Error e, bool hard);
 
  private:
   bool ConflictsLocked(const UdpEndpoint* ep, uint16_t port) const;

@@ -86,6 +86,12 @@ struct IpAddr {
   std::string ToString() const;
 };
 
+// RFC 1112 6.4: an IPv4 group's Ethernet address is its low 23 bits under 01:00:5e.
+inline MacAddr MulticastMac(Ipv4Addr group) {
+  return MacAddr{{0x01, 0x00, 0x5e, static_cast<uint8_t>((group.v >> 16) & 0x7f),
+                  static_cast<uint8_t>(group.v >> 8), static_cast<uint8_t>(group.v)}};
+}
+
 // The IPv4-mapped IPv6 form of an IPv4 address.
 inline std::array<uint8_t, 16> MappedBytes(Ipv4Addr a) {
   std::array<uint8_t, 16> b{};

@@ -29,6 +29,8 @@ struct Ipv4Repr {
 
   static constexpr uint32_t kMinHeaderLen = 20;
 
+  // Linux counts kTruncated (shorter than a header) and kHeaderLength as InHdrErrors, and
+  // kTotalLength (the header claims more than arrived) as InTruncatedPkts.
   enum class ParseError { kNone, kTruncated, kVersion, kHeaderLength, kTotalLength, kChecksum };
 
   // Validates the header of `p` (which may carry link padding beyond total_len).
@@ -44,7 +46,8 @@ struct Ipv4Repr {
     if (r.ihl_bytes < kMinHeaderLen || r.ihl_bytes > p.size()) return fail(ParseError::kHeaderLength);
     r.tos = p[1];
     r.total_len = Load16(&p[2]);
-    if (r.total_len < r.ihl_bytes || r.total_len > p.size()) return fail(ParseError::kTotalLength);
+    if (r.total_len > p.size()) return fail(ParseError::kTotalLength);
+    if (r.total_len < r.ihl_bytes) return fail(ParseError::kHeaderLength);
     if (InternetChecksum(p.first(r.ihl_bytes)) != 0) return fail(ParseError::kChecksum);
     r.id = Load16(&p[4]);
     uint16_t frag = Load16(&p[6]);
