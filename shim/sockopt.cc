@@ -30,7 +30,7 @@ int PutInt(int value, void* val, socklen_t* len) {
   if (n < 0) return FailWith(EINVAL);
   n = std::min<int>(n, sizeof(int));
   if (BadBuffer(val, n)) return FailWith(EFAULT);
-  std::memcpy(val, &value, n);
+  if (n > 0) std::memcpy(val, &value, n);  // a zero length may come with a null pointer
   *len = n;
   return 0;
 }

@@ -32,7 +32,7 @@ class MemoryLink : public LinkEndpoint {
     PacketBuffer* p = pool_.Alloc(static_cast<uint32_t>(frame.size()), 64);
     if (!p) return;
     p->len = static_cast<uint32_t>(frame.size());
-    std::memcpy(p->data(), frame.data(), frame.size());
+    if (!frame.empty()) std::memcpy(p->data(), frame.data(), frame.size());
     dispatcher_->DeliverFrameLocked(*nic_, p);
   }
 

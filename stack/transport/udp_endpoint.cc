@@ -26,7 +26,7 @@ size_t CopyOut(std::span<const iovec> iov, const uint8_t* src, size_t n) {
   for (const iovec& v : iov) {
     if (done == n) break;
     size_t k = std::min(v.iov_len, n - done);
-    std::memcpy(v.iov_base, src + done, k);
+    if (k) std::memcpy(v.iov_base, src + done, k);  // an empty iovec may carry a null base
     done += k;
   }
   return done;
@@ -192,7 +192,7 @@ Result<size_t> UdpEndpoint::SendLocked(std::span<const iovec> iov, const SendOpt
   p->len = length;
   uint8_t* out = p->data() + wire::UdpRepr::kHeaderLen;
   for (const iovec& v : iov) {
-    std::memcpy(out, v.iov_base, v.iov_len);
+    if (v.iov_len) std::memcpy(out, v.iov_base, v.iov_len);
     out += v.iov_len;
   }
   wire::UdpRepr{local_port_, dst.port, static_cast<uint16_t>(length), 0}.EmitV4(

@@ -30,12 +30,15 @@ namespace tapsock {
 
 // Lets gtest print an Error by name in failure messages.
 inline void PrintTo(Error e, std::ostream* os) {
+  // clang-format off
   static const char* const kNames[] = {
       "kOk", "kWouldBlock", "kInvalidArgument", "kAddressInUse", "kAddressNotAvailable",
       "kAddressFamilyNotSupported", "kNetworkUnreachable", "kHostUnreachable",
       "kConnectionRefused", "kMessageTooLong", "kNotConnected", "kDestinationRequired",
       "kNoBufferSpace", "kBroadcastNotPermitted", "kNoMemory", "kNotSupported",
-      "kProtocolOption", "kAlreadyConnected", "kNetworkDown"};
+      "kProtocolOption", "kAlreadyConnected", "kNetworkDown", "kProtocolError", "kHostDown",
+      "kNoNetwork"};
+  // clang-format on
   auto i = static_cast<size_t>(e);
   *os << (i < std::size(kNames) ? kNames[i] : "Error(?)");
 }
@@ -54,7 +57,9 @@ constexpr Ipv4Addr kPeerIp = Ipv4Addr::FromOctets(198, 18, 0, 1);
 constexpr Ipv4Addr kSubnetBroadcast = Ipv4Addr::FromOctets(198, 18, 0, 255);
 constexpr int kPrefixLen = 24;
 
-inline Bytes ToBytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
+inline Bytes ToBytes(std::string_view s) {
+  return Bytes(s.begin(), s.end());
+}
 
 // A payload of n bytes counting up from `first`, so truncation and offsets show in the data.
 inline Bytes Pattern(size_t n, uint8_t first = 0) {

@@ -26,7 +26,9 @@ struct Received {
   RecvResult result;
 };
 
-inline FullAddress V4(Ipv4Addr a, uint16_t port) { return {IpAddr::V4(a), port}; }
+inline FullAddress V4(Ipv4Addr a, uint16_t port) {
+  return {IpAddr::V4(a), port};
+}
 
 class StackFixture : public ::testing::Test {
  protected:

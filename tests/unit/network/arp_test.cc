@@ -1,7 +1,8 @@
 // Tests for ARP (stack/network/arp.cc and arp_cache.cc, RFC 826 with RFC 1122 2.3.2 timers):
 // answering requests for our address, learning only by the merge rule, resolving next hops with
 // one request and a bounded queue of waiting packets, retransmitting up to kMaxRequests, reporting
-// EHOSTUNREACH to the connected socket whose datagram could not leave, expiring entries, and
+// EHOSTUNREACH (a soft error: only to IP_RECVERR sockets) for datagrams that could not leave,
+// expiring entries, and
 // dropping malformed or spoofed-broadcast packets. The stack runs on StackFixture's MemoryLink
 // with a manual clock; a UdpEndpoint provides the IP packets that need resolving.
 #include <gtest/gtest.h>
@@ -73,9 +74,9 @@ TEST_F(ArpTest, RequestForAnotherAddressGetsNoReplyAndTeachesNothing) {
 TEST_F(ArpTest, KnownSenderIsRefreshedEvenWhenNotTheTarget) {
   LearnPeer();
   // The peer's NIC was replaced; it asks for someone else and we overhear it.
-  Inject(Ethernet(MacAddr::Broadcast(), kOtherMac, wire::EtherType::kArp,
-                  Arp(ArpRepr::kRequest, kOtherMac, kPeerIp, MacAddr{},
-                      Ipv4Addr::FromOctets(198, 18, 0, 77))));
+  Inject(Ethernet(
+      MacAddr::Broadcast(), kOtherMac, wire::EtherType::kArp,
+      Arp(ArpRepr::kRequest, kOtherMac, kPeerIp, MacAddr{}, Ipv4Addr::FromOctets(198, 18, 0, 77))));
   EXPECT_EQ(SentCount(), 0u);
   ASSERT_NE(Entry(kPeerIp), nullptr);
   EXPECT_EQ(Entry(kPeerIp)->mac, kOtherMac);
@@ -261,18 +262,18 @@ struct BadArp {
 
 TEST_F(ArpTest, MalformedPacketsAreCountedAndIgnored) {
   const BadArp kCases[] = {
-      {"htype 6", 0, {0x00, 0x06}},     {"ptype IPv6", 2, {0x86, 0xdd}},
-      {"hlen 8", 4, {0x08}},            {"plen 16", 5, {0x10}},
-      {"op 0", 6, {0x00, 0x00}},        {"op 3", 6, {0x00, 0x03}},
-      {"truncated to 27", 0, {}, 27},   {"truncated to 8", 0, {}, 8},
-      {"empty", 0, {}, 0xffff},
+      {"htype 6", 0, {0x00, 0x06}},   {"ptype IPv6", 2, {0x86, 0xdd}}, {"hlen 8", 4, {0x08}},
+      {"plen 16", 5, {0x10}},         {"op 0", 6, {0x00, 0x00}},       {"op 3", 6, {0x00, 0x03}},
+      {"truncated to 27", 0, {}, 27}, {"truncated to 8", 0, {}, 8},    {"empty", 0, {}, 0xffff},
   };
   uint64_t malformed = 0;
   for (const auto& c : kCases) {
     Bytes arp = Arp(ArpRepr::kRequest, kPeerMac, kPeerIp, MacAddr{}, kOurIp);
     std::copy(c.value.begin(), c.value.end(), arp.begin() + c.offset);
-    if (c.truncate_to == 0xffff) arp.clear();
-    else if (c.truncate_to) arp.resize(c.truncate_to);
+    if (c.truncate_to == 0xffff)
+      arp.clear();
+    else if (c.truncate_to)
+      arp.resize(c.truncate_to);
     Inject(Ethernet(MacAddr::Broadcast(), kPeerMac, wire::EtherType::kArp, arp));
     EXPECT_EQ(st().malformed, ++malformed) << c.name;
     EXPECT_EQ(SentCount(), 0u) << c.name;
@@ -289,8 +290,8 @@ TEST_F(ArpTest, BroadcastOrMulticastSenderIsIgnored) {
     Inject(Ethernet(MacAddr::Broadcast(), kPeerMac, wire::EtherType::kArp,
                     Arp(ArpRepr::kRequest, mac, kPeerIp, MacAddr{}, kOurIp)));
     EXPECT_EQ(SentCount(), 0u) << mac.ToString();
-    EXPECT_EQ(Entry(kPeerIp), nullptr) << "a broadcast MAC must never be cached: "
-                                       << mac.ToString();
+    EXPECT_EQ(Entry(kPeerIp), nullptr)
+        << "a broadcast MAC must never be cached: " << mac.ToString();
   }
   EXPECT_EQ(st().malformed, 3u);
 }

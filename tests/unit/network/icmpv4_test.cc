@@ -167,7 +167,8 @@ TEST_F(Icmpv4Test, NoPortUnreachableForABroadcastDatagram) {
 
 TEST_F(Icmpv4Test, ErrorsAreRateLimitedByATokenBucket) {
   LearnPeer();
-  for (int i = 0; i < 200; ++i) Inject(FrameUdp(40000, static_cast<uint16_t>(9000 + i), Pattern(4)));
+  for (int i = 0; i < 200; ++i)
+    Inject(FrameUdp(40000, static_cast<uint16_t>(9000 + i), Pattern(4)));
   EXPECT_EQ(SentCount(), static_cast<size_t>(Icmpv4Protocol::kBurst));
   EXPECT_EQ(st().out_rate_limited, 200u - Icmpv4Protocol::kBurst);
   link_.sent().clear();

@@ -24,7 +24,9 @@ class Ipv4Test : public StackFixture {
 };
 
 // A valid UDP datagram to the listener, with raw bytes to edit (the IP header is at byte 14).
-Bytes GoodFrame(Ipv4Spec ip = {}) { return FrameUdp(40000, kPort, ToBytes("data"), ip); }
+Bytes GoodFrame(Ipv4Spec ip = {}) {
+  return FrameUdp(40000, kPort, ToBytes("data"), ip);
+}
 
 Bytes EditIp(std::function<void(Bytes& frame)> edit, bool fix_checksum) {
   Bytes f = GoodFrame();
@@ -62,19 +64,21 @@ struct DropCase {
 };
 
 const DropCase kDropCases[] = {
-    {"header truncated to 19 bytes", [] { return EditIp([](Bytes& f) { f.resize(14 + 19); }, false); },
-     &IpStats::in_hdr_errors},
+    {"header truncated to 19 bytes",
+     [] { return EditIp([](Bytes& f) { f.resize(14 + 19); }, false); }, &IpStats::in_hdr_errors},
     {"version 6 in an IPv4 EtherType", [] { return EditIp([](Bytes& f) { f[14] = 0x65; }, true); },
      &IpStats::in_hdr_errors},
     {"IHL 4", [] { return EditIp([](Bytes& f) { f[14] = 0x44; }, true); }, &IpStats::in_hdr_errors},
-    {"IHL 0", [] { return EditIp([](Bytes& f) { f[14] = 0x40; }, false); }, &IpStats::in_hdr_errors},
+    {"IHL 0", [] { return EditIp([](Bytes& f) { f[14] = 0x40; }, false); },
+     &IpStats::in_hdr_errors},
     {"IHL 15 beyond the frame", [] { return EditIp([](Bytes& f) { f[14] = 0x4f; }, false); },
      &IpStats::in_hdr_errors},
     {"total length beyond the frame", [] { return EditIp([](Bytes& f) { f[17] += 1; }, true); },
      &IpStats::in_truncated},
     {"total length 0xffff", [] { return EditIp([](Bytes& f) { f[16] = f[17] = 0xff; }, true); },
      &IpStats::in_truncated},
-    {"total length 19 below IHL", [] { return EditIp([](Bytes& f) { f[16] = 0; f[17] = 19; }, true); },
+    {"total length 19 below IHL",
+     [] { return EditIp([](Bytes& f) { wire::Store16(&f[16], 19); }, true); },
      &IpStats::in_hdr_errors},
     {"bad header checksum", [] { return EditIp([](Bytes& f) { f[24] ^= 0x40; }, false); },
      &IpStats::in_checksum_errors},
@@ -86,8 +90,8 @@ const DropCase kDropCases[] = {
      &IpStats::in_addr_errors},
     {"source loopback on the TAP NIC", [] { return FromSource(Ipv4Addr::Loopback()); },
      &IpStats::in_addr_errors},
-    {"source 127.1.2.3 on the TAP NIC", [] { return FromSource(Ipv4Addr::FromOctets(127, 1, 2, 3)); },
-     &IpStats::in_addr_errors},
+    {"source 127.1.2.3 on the TAP NIC",
+     [] { return FromSource(Ipv4Addr::FromOctets(127, 1, 2, 3)); }, &IpStats::in_addr_errors},
     {"source is our own address (martian)", [] { return FromSource(kOurIp); },
      &IpStats::in_addr_errors},
     {"source class E 240.0.0.1", [] { return FromSource(Ipv4Addr::FromOctets(240, 0, 0, 1)); },

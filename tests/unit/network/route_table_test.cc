@@ -11,7 +11,9 @@ namespace {
 
 using RouteTest = StackFixture;
 
-Ipv4Addr A(uint8_t a, uint8_t b, uint8_t c, uint8_t d) { return Ipv4Addr::FromOctets(a, b, c, d); }
+Ipv4Addr A(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
+  return Ipv4Addr::FromOctets(a, b, c, d);
+}
 
 TEST(RouteTable, LongestPrefixWinsAndTiesGoToTheFirst) {
   RouteTable t;

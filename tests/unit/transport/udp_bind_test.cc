@@ -19,7 +19,9 @@ FullAddress V6Any(uint16_t port) {
   const uint8_t zeros[16] = {};
   return {IpAddr::V6(zeros), port};
 }
-FullAddress V4Mapped(Ipv4Addr a, uint16_t port) { return {IpAddr::V6(MappedBytes(a).data()), port}; }
+FullAddress V4Mapped(Ipv4Addr a, uint16_t port) {
+  return {IpAddr::V6(MappedBytes(a).data()), port};
+}
 
 class UdpBindTest : public StackFixture {
  protected:

@@ -31,7 +31,9 @@ const Bytes kRequest = {
 };
 
 const Bytes kReply = {
-    0x00, 0x01, 0x08, 0x00, 0x06, 0x04,
+    0x00, 0x01,                          // hardware type: Ethernet
+    0x08, 0x00,                          // protocol type: IPv4
+    0x06, 0x04,                          // hardware / protocol address lengths
     0x00, 0x02,                          // op: reply
     0x02, 0x00, 0x00, 0x00, 0x00, 0x02,  // sender MAC: the answer
     0xc6, 0x12, 0x00, 0x02,              // sender IP 198.18.0.2

@@ -96,7 +96,8 @@ TEST(WireChecksum, TwoChunksSplitAtEveryOffsetMatchOneChunk) {
   for (size_t n : {37u, 38u, 1u, 2u, 3u}) {
     Bytes data = Noise(n, 7);
     const uint16_t whole = InternetChecksum(data);
-    for (size_t i = 0; i <= n; ++i) EXPECT_EQ(Chunked(data, {i}), whole) << "n " << n << " at " << i;
+    for (size_t i = 0; i <= n; ++i)
+      EXPECT_EQ(Chunked(data, {i}), whole) << "n " << n << " at " << i;
   }
 }
 

@@ -17,11 +17,11 @@ using test::Bytes;
 using test::NaiveChecksum;
 
 const Bytes kEchoRequest = {
-    0x08,                    // type: echo request
-    0x00,                    // code
-    0x4d, 0x54,              // checksum
-    0x00, 0x01,              // identifier 1
-    0x00, 0x07,              // sequence 7
+    0x08,        // type: echo request
+    0x00,        // code
+    0x4d, 0x54,  // checksum
+    0x00, 0x01,  // identifier 1
+    0x00, 0x07,  // sequence 7
     0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f, 0x70,
     0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69,
 };
@@ -29,7 +29,9 @@ const Bytes kEchoRequest = {
 // The reply differs only in type, so its checksum is the request's plus 0x0800 (RFC 1624).
 const Bytes kEchoReplyHeader = {0x00, 0x00, 0x55, 0x54, 0x00, 0x01, 0x00, 0x07};
 
-Bytes EchoBody() { return Bytes(kEchoRequest.begin() + 8, kEchoRequest.end()); }
+Bytes EchoBody() {
+  return Bytes(kEchoRequest.begin() + 8, kEchoRequest.end());
+}
 
 TEST(WireIcmpv4, GoldenChecksumsAreRight) {
   Bytes m = kEchoRequest;

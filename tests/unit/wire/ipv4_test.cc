@@ -44,7 +44,9 @@ Bytes TextbookPacket() {
 const Bytes kEchoHeader = {0x45, 0x00, 0x00, 0x3c, 0x1c, 0x46, 0x40, 0x00, 0x40, 0x01,
                            0x92, 0x53, 0xc6, 0x12, 0x00, 0x01, 0xc6, 0x12, 0x00, 0x02};
 
-std::optional<Ipv4Repr> Parse(std::span<const uint8_t> p, PE* why) { return Ipv4Repr::Parse(p, why); }
+std::optional<Ipv4Repr> Parse(std::span<const uint8_t> p, PE* why) {
+  return Ipv4Repr::Parse(p, why);
+}
 
 TEST(WireIpv4, GoldenChecksumsAreRight) {
   Bytes h = kTextbookHeader;
@@ -193,12 +195,10 @@ TEST(WireIpv4, MalformedHeadersAreRejectedWithTheirReason) {
        },
        true, PE::kHeaderLength},
       {"total length 116 > buffer 115", [](Bytes& p) { p[3] = 116; }, true, PE::kTotalLength},
-      {"total length 65535 > buffer",
-       [](Bytes& p) { p[2] = p[3] = 0xff; }, true, PE::kTotalLength},
+      {"total length 65535 > buffer", [](Bytes& p) { p[2] = p[3] = 0xff; }, true, PE::kTotalLength},
       {"bad checksum", [](Bytes& p) { p[11] ^= 1; }, false, PE::kChecksum},
       {"TTL changed, checksum not updated", [](Bytes& p) { p[8] = 63; }, false, PE::kChecksum},
-      {"source changed, checksum not updated", [](Bytes& p) { p[15] = 2; }, false,
-       PE::kChecksum},
+      {"source changed, checksum not updated", [](Bytes& p) { p[15] = 2; }, false, PE::kChecksum},
   };
   for (const auto& c : kCases) {
     Bytes p = TextbookPacket();

@@ -24,10 +24,12 @@ const Bytes kDatagram = {
     0x00, 0x07,  // destination port 7 (echo)
     0x00, 0x17,  // length 23: header 8 + payload 15
     0x30, 0x93,  // checksum
-    'h', 'e', 'l', 'l', 'o', ',', ' ', 't', 'a', 'p', 's', 'o', 'c', 'k', '\n',
+    'h',  'e',  'l', 'l', 'o', ',', ' ', 't', 'a', 'p', 's', 'o', 'c', 'k', '\n',
 };
 
-Bytes Payload() { return Bytes(kDatagram.begin() + 8, kDatagram.end()); }
+Bytes Payload() {
+  return Bytes(kDatagram.begin() + 8, kDatagram.end());
+}
 
 TEST(WireUdp, GoldenChecksumIsRightOverThePseudoHeader) {
   Bytes zeroed = kDatagram;
