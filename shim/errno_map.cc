@@ -28,6 +28,13 @@ int ToErrno(Error e) {
     case Error::kProtocolError: return EPROTO;
     case Error::kHostDown: return EHOSTDOWN;
     case Error::kNoNetwork: return ENONET;
+    case Error::kInProgress: return EINPROGRESS;
+    case Error::kAlreadyInProgress: return EALREADY;
+    case Error::kBrokenPipe: return EPIPE;
+    case Error::kConnectionReset: return ECONNRESET;
+    case Error::kTimedOut: return ETIMEDOUT;
+    case Error::kConnectionAborted: return ECONNABORTED;
+    case Error::kNotFound: return ENOENT;
   }
   return EINVAL;
 }

@@ -148,12 +148,13 @@ void Stack::FlushLocked() {
 Instant Stack::NextDeadlineLocked() {
   Instant next = kNever;
   for (auto& nic : nics_) next = std::min(next, nic->arp().NextDeadline());
-  return next;
+  return std::min(next, tcp_.NextDeadlineLocked());
 }
 
 void Stack::RunTimersLocked() {
   for (auto& nic : nics_)
     if (!nic->loopback()) arp_.TimersLocked(*nic);
+  tcp_.RunTimersLocked();
   reported_deadline_ = kNever;  // the observer re-arms from the new deadline at FlushLocked
 }
 

@@ -36,6 +36,7 @@
 #include "stack/nic.h"
 #include "stack/registration.h"
 #include "stack/stats.h"
+#include "stack/transport/tcp/tcp_protocol.h"
 #include "stack/transport/udp_protocol.h"
 
 namespace tapsock {
@@ -91,6 +92,7 @@ class Stack : public NetworkDispatcher {
   ArpProtocol& arp() { return arp_; }
   Icmpv4Protocol& icmp() { return icmp_; }
   UdpProtocol& udp() { return udp_; }
+  tcp::TcpProtocol& tcp() { return tcp_; }
 
  private:
   Mutex mu_;
@@ -105,6 +107,7 @@ class Stack : public NetworkDispatcher {
   ArpProtocol arp_{*this};
   Icmpv4Protocol icmp_{*this};
   UdpProtocol udp_{*this};
+  tcp::TcpProtocol tcp_{*this};
   TimerObserver* timer_observer_ = nullptr;
   Instant reported_deadline_ = kNever;
 };

@@ -37,12 +37,23 @@ struct UdpStats {
   uint64_t out_datagrams = 0, sndbuf_errors = 0;
 };
 
+// Named after Linux's TcpExt/Tcp MIB counters.
+struct TcpStats {
+  uint64_t active_opens = 0, passive_opens = 0, attempt_fails = 0, estab_resets = 0, curr_estab = 0;
+  uint64_t in_segs = 0, out_segs = 0, retrans_segs = 0, in_errs = 0, in_csum_errors = 0, out_rsts = 0;
+  uint64_t listen_overflows = 0, listen_drops = 0, syncookies_sent = 0, syncookies_recv = 0,
+           syncookies_failed = 0;
+  uint64_t fast_retrans = 0, timeouts = 0, sack_recoveries = 0, challenge_acks = 0, paws_rejected = 0;
+  uint64_t ofo_queue = 0, ofo_drops = 0, zero_window_probes = 0, keepalive_probes = 0;
+};
+
 struct StackStats {
   LinkStats link;
   ArpStats arp;
   IpStats ip;
   IcmpStats icmp;
   UdpStats udp;
+  TcpStats tcp;
 };
 
 }  // namespace tapsock

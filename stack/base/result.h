@@ -31,6 +31,13 @@ enum class Error : uint8_t {
   kProtocolError,           // EPROTO
   kHostDown,                // EHOSTDOWN
   kNoNetwork,               // ENONET
+  kInProgress,              // EINPROGRESS
+  kAlreadyInProgress,       // EALREADY
+  kBrokenPipe,              // EPIPE
+  kConnectionReset,         // ECONNRESET
+  kTimedOut,                // ETIMEDOUT
+  kConnectionAborted,       // ECONNABORTED
+  kNotFound,                // ENOENT
 };
 
 // A value or an Error; [[nodiscard]] so a failure can't be dropped silently.

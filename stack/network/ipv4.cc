@@ -53,7 +53,9 @@ void Ipv4Protocol::ReceiveLocked(Nic& nic, PacketBuffer* packet) {
     case IpProto::kUdp:
       stack_.udp().ReceiveLocked(nic, *ip, packet);
       return;
-    case IpProto::kTcp:  // TCP arrives with the next issue; until then nothing answers
+    case IpProto::kTcp:
+      stack_.tcp().ReceiveLocked(nic, *ip, packet);
+      return;
     case IpProto::kIgmp:
     case IpProto::kIcmpv6:
       break;

@@ -1,0 +1,267 @@
+// A TCP connection or listener: the transmission control block (RFC 9293 3.3.1, fields keep their
+// RFC names) and the socket API the shim calls. The work is split by concern, as Linux and gVisor
+// split theirs:
+//   tcp_endpoint.cc   socket API: bind, listen, accept, connect, send, recv, shutdown, close
+//   tcp_input.cc      SEGMENT ARRIVES, step by step (RFC 9293 3.10.7)
+//   tcp_output.cc     what to send now: data under the windows, Nagle and cork, ACKs, SYN, FIN, RST
+//   tcp_timers.cc     retransmission (RFC 6298), delayed ACK, persist, keepalive, TIME-WAIT
+//   tcp_protocol.cc   demultiplexing, listeners and their SYN queue, ports, ISNs (RFC 6528)
+// Not thread-safe: every method requires the stack lock.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <deque>
+#include <memory>
+#include <span>
+
+#include "stack/base/clock.h"
+#include "stack/base/result.h"
+#include "stack/buffer/packet_buffer.h"
+#include "stack/endpoint.h"
+#include "stack/network/route_table.h"
+#include "stack/registration.h"
+#include "stack/transport/tcp/congestion_control.h"
+#include "stack/transport/tcp/reassembly_queue.h"
+#include "stack/transport/tcp/rtt_estimator.h"
+#include "stack/transport/tcp/send_buffer.h"
+#include "stack/transport/tcp/seqnum.h"
+#include "stack/transport/tcp/tcp_state.h"
+#include "stack/wire/tcp.h"
+
+namespace tapsock {
+class Stack;
+}
+
+namespace tapsock::tcp {
+
+class TcpProtocol;
+
+// Socket options that shape TCP's behaviour (SOL_TCP and the TCP side of SOL_SOCKET).
+struct TcpOptions {
+  bool nodelay = false;     // TCP_NODELAY
+  bool cork = false;        // TCP_CORK
+  bool quickack = false;    // TCP_QUICKACK (one-shot in Linux: cleared when delayed ACKs resume)
+  bool keepalive = false;   // SO_KEEPALIVE
+  int keepidle_s = 7200;    // TCP_KEEPIDLE
+  int keepintvl_s = 75;     // TCP_KEEPINTVL
+  int keepcnt = 9;          // TCP_KEEPCNT
+  int user_mss = 0;         // TCP_MAXSEG before connect (0: from the route)
+  bool linger = false;      // SO_LINGER
+  int linger_s = 0;
+  bool oobinline = false;   // SO_OOBINLINE
+  int syn_retries = 6;      // TCP_SYNCNT (net.ipv4.tcp_syn_retries)
+  // SO_SNDBUF/SO_RCVBUF set by the program turn off buffer autotuning, as in Linux.
+  bool sndbuf_locked = false;
+  bool rcvbuf_locked = false;
+};
+
+// Linux's net.ipv4.tcp_wmem / tcp_rmem: default and autotuning ceiling.
+constexpr int kDefaultSndBuf = 16384;
+constexpr int kDefaultRcvBuf = 131072;
+constexpr size_t kMaxAutoSndBuf = 4u << 20;
+constexpr size_t kMaxAutoRcvBuf = 6u << 20;
+
+// An incoming segment, parsed and validated by TcpProtocol.
+struct Segment {
+  wire::TcpRepr tcp;
+  Ipv4Addr src, dst;
+  PacketBuffer* payload;  // head at the first data byte; owned by whoever consumes it
+  uint32_t data_len() const { return payload->len; }
+  // SEG.LEN: data plus one for each of SYN and FIN.
+  uint32_t seg_len() const {
+    return payload->len + ((tcp.flags & wire::TcpRepr::kSyn) ? 1 : 0) + ((tcp.flags & wire::TcpRepr::kFin) ? 1 : 0);
+  }
+  bool has(uint8_t flag) const { return tcp.flags & flag; }
+};
+
+class TcpEndpoint {
+ public:
+  TcpEndpoint(Stack& stack, TcpProtocol& proto, bool v6);
+  ~TcpEndpoint();
+  TcpEndpoint(const TcpEndpoint&) = delete;
+  TcpEndpoint& operator=(const TcpEndpoint&) = delete;
+
+  // ---- Socket API (tcp_endpoint.cc) ----
+  void SetObserver(EndpointObserver* o) { observer_ = o; }
+  bool v6() const { return v6_; }
+  EndpointOptions& options() { return opts_; }
+  TcpOptions& tcp_options() { return topts_; }
+  Status BindLocked(const FullAddress& addr);
+  Status ListenLocked(int backlog);
+  // Starts the handshake: kInProgress (EINPROGRESS) unless it failed at once.
+  Status ConnectLocked(const FullAddress& addr);
+  // A connection from the accept queue, or kWouldBlock.
+  Result<TcpEndpoint*> AcceptLocked();
+  Result<size_t> SendLocked(std::span<const iovec> iov, bool more);
+  // Copies into iov; `peek` leaves the data; returns 0 at end of stream.
+  Result<size_t> RecvLocked(std::span<const iovec> iov, bool peek);
+  Status ShutdownLocked(int how);  // SHUT_RD, SHUT_WR, SHUT_RDWR
+  // The application let go: graceful FIN, or RST when data is unread or SO_LINGER is 0. The
+  // protocol owns the endpoint from now on and deletes it when the connection is done.
+  void CloseLocked();
+  uint32_t ReadinessLocked() const;
+  FullAddress LocalAddressLocked() const;
+  Result<FullAddress> PeerAddressLocked() const;
+  Error TakeErrorLocked();
+  bool HasErrorLocked() const { return sticky_error_ != Error::kOk; }
+  size_t ReadableBytesLocked() const { return rcv_bytes_; }
+  size_t UnsentOrUnackedBytesLocked() const { return snd_buf_.size(); }
+  size_t UnsentBytesLocked() const;
+  State state() const { return state_; }
+  void SetStateLocked(State s);
+  bool listening() const { return state_ == State::kListen; }
+  int backlog() const { return backlog_; }
+  // TCP_INFO-style figures.
+  const RttEstimator& rtt() const { return rtt_; }
+  const CongestionControl* cc() const { return cc_.get(); }
+  Status SetCongestionControlLocked(std::string_view name);
+  uint32_t mss() const { return mss_; }
+  uint32_t total_retransmits() const { return total_retrans_; }
+  uint32_t snd_wnd() const { return snd_wnd_; }
+  uint32_t rcv_space() const;
+
+  // ---- Protocol side (tcp_input.cc, tcp_output.cc, tcp_timers.cc) ----
+  // Consumes seg.payload.
+  void InputLocked(Segment& seg);
+  // A SYN for this listener: makes the child in SYN-RECEIVED (or drops when the queue is full).
+  void ListenInputLocked(Segment& seg);
+  void OutputLocked();
+  Instant NextDeadline() const;
+  void TimersLocked();
+  // Connection 4-tuple (IPv4 view).
+  Ipv4Addr local_v4() const { return local_v4_; }
+  uint16_t local_port() const { return local_port_; }
+  Ipv4Addr remote_v4() const { return remote_v4_; }
+  uint16_t remote_port() const { return remote_port_; }
+  bool bound() const { return local_port_ != 0; }
+  bool accepts_v4() const { return !v6_ || !opts_.v6_only; }
+  // The protocol may delete it: closed, the application let go, no listener queue holds it.
+  bool Reapable() const { return state_ == State::kClosed && !user_held_ && listener_ == nullptr; }
+
+ private:
+  friend class TcpProtocol;
+  void NotifyLocked();
+  void SetErrorLocked(Error e);
+  Status AutoBindLocked();
+  void InitConnectionLocked();  // MSS, windows, congestion control: before the first SYN
+  // tcp_input.cc
+  void SynSentInputLocked(Segment& seg);
+  bool CheckSequenceLocked(Segment& seg);
+  bool ProcessAckLocked(Segment& seg);
+  void ProcessDataLocked(Segment& seg);
+  void ProcessFinLocked(Segment& seg);
+  void ParseSynOptionsLocked(const wire::TcpOptions& o);
+  void OnAckedLocked(uint32_t acked, Instant rtt_sample_from);
+  void SendChallengeAckLocked();
+  // tcp_output.cc
+  void SendSegmentLocked(SeqNum seq, uint32_t len, uint8_t flags);
+  void SendAckLocked() { SendSegmentLocked(snd_nxt_, 0, wire::TcpRepr::kAck); }
+  void SendResetLocked();
+  bool NagleAllowsLocked(uint32_t len, uint32_t avail) const;
+  uint32_t RecvWindowLocked();
+  void ScheduleAckLocked(bool immediate);
+  // Resends the segment at snd_una; returns the sequence space it covered.
+  uint32_t RetransmitFirstLocked();
+  // tcp_timers.cc
+  void ArmRetransmitLocked();
+  void OnRetransmitTimeoutLocked();
+  void OnKeepaliveLocked();
+  void EnterTimeWaitLocked();
+  void OnPersistLocked();
+  // First byte of application data in sequence space, and the sequence number after the last.
+  SeqNum DataStart() const { return syn_acked_ ? snd_una_ : iss_ + 1u; }
+  SeqNum DataEnd() const { return DataStart() + snd_buf_.size(); }
+  uint32_t TsNow() const { return static_cast<uint32_t>(stack_now_ms()) + ts_offset_; }
+  int64_t stack_now_ms() const;
+  void BecomeEstablishedLocked(const Segment& seg);
+  void AbortLocked(Error e, bool send_rst);
+
+  Stack& stack_;
+  TcpProtocol& proto_;
+  const bool v6_;
+  EndpointOptions opts_;
+  TcpOptions topts_;
+  EndpointObserver* observer_ = nullptr;
+  State state_ = State::kClosed;
+  Error sticky_error_ = Error::kOk;
+  bool user_held_ = true;  // the application has it (false for a child until accept, and after close)
+  // Linux's sk_shutdown: RCV_SHUTDOWN after SHUT_RD or the peer's FIN, SEND_SHUTDOWN after
+  // SHUT_WR; both after a reset. Poll and the calls read these, not the state.
+  static constexpr uint8_t kRcvShutdown = 1, kSendShutdown = 2;
+  uint8_t sk_shutdown_ = 0;
+  bool ever_connected_ = false;
+  size_t SndLimit() const { return topts_.sndbuf_locked ? opts_.sndbuf : kMaxAutoSndBuf; }
+  size_t RcvLimit() const { return topts_.rcvbuf_locked ? opts_.rcvbuf : kMaxAutoRcvBuf; }
+
+  // Addressing (IPv4 view; AF_INET6 sockets see v4-mapped forms).
+  IpAddr local_addr_;
+  Ipv4Addr local_v4_;
+  uint16_t local_port_ = 0;
+  bool addr_locked_ = false;
+  Ipv4Addr remote_v4_;
+  uint16_t remote_port_ = 0;
+  RouteResult route_;
+
+  // Listener.
+  int backlog_ = 0;
+  std::deque<TcpEndpoint*> accept_queue_;  // established children
+  int syn_queue_ = 0;                      // children in SYN-RECEIVED
+  TcpEndpoint* listener_ = nullptr;         // for a child not yet accepted
+
+  // Send sequence space (RFC 9293 3.3.1).
+  SeqNum iss_, snd_una_, snd_nxt_, snd_max_, snd_wl1_, snd_wl2_;
+  uint32_t snd_wnd_ = 0;
+  uint32_t max_snd_wnd_ = 0;
+  uint8_t snd_wscale_ = 0;
+  SendBuffer snd_buf_;  // bytes from snd_una (excluding SYN and FIN)
+  bool fin_pending_ = false;  // the application shut down writing; FIN goes after the data
+  bool fin_acked_ = false;    // the FIN sits at DataEnd(): sent once snd_nxt passes it
+  bool syn_acked_ = false;    // our SYN is acknowledged: snd_una is the first data byte
+  bool more_ = false;         // the last send had MSG_MORE
+  SeqNum snd_sml_;            // end of the last small segment sent (Minshall's Nagle)
+  bool peer_fin_pending_ = false;  // a FIN arrived out of order, at peer_fin_seq_
+  SeqNum peer_fin_seq_;
+  Instant challenge_window_start_ = 0;  // RFC 5961 challenge ACK rate limit (per socket)
+  int challenge_acks_ = 0;
+  // Receive sequence space.
+  SeqNum irs_, rcv_nxt_, rcv_adv_;  // rcv_adv: right edge of the window last advertised
+  uint8_t rcv_wscale_ = 0;
+  PacketQueue rcv_queue_;  // in-order payload, oldest first
+  size_t rcv_bytes_ = 0;
+  size_t rcv_front_consumed_ = 0;  // bytes already read from rcv_queue_.front()
+  bool fin_received_ = false;
+  std::unique_ptr<ReassemblyQueue> ooo_;
+
+  // Negotiated options.
+  uint32_t mss_ = 536;      // what we send per segment (RFC 9293 3.7.1 default)
+  uint16_t adv_mss_ = 536;  // what we announced
+  bool ts_ok_ = false, sack_ok_ = false, ws_ok_ = false;
+  uint32_t ts_recent_ = 0;
+  uint32_t ts_offset_ = 0;  // random per connection (RFC 7323 5.4)
+
+  // Loss recovery and congestion control.
+  RttEstimator rtt_;
+  std::unique_ptr<CongestionControl> cc_;
+  int dupacks_ = 0;
+  bool in_recovery_ = false;
+  SeqNum recover_;
+  SeqNum rtt_seq_;  // Karn: time one segment when timestamps are off
+  Instant rtt_start_ = 0;
+  bool rtt_timing_ = false;
+  uint32_t retransmits_ = 0;  // consecutive timeouts
+  uint32_t total_retrans_ = 0;
+
+  // Acknowledgement state.
+  int unacked_segments_ = 0;  // received since our last ACK
+  bool ack_pending_ = false;
+  int quickacks_ = 16;       // ACK every segment at the start (Linux's quickack mode)
+
+  // Timers (kNever when off).
+  Instant rto_at_ = kNever, delack_at_ = kNever, persist_at_ = kNever, keepalive_at_ = kNever,
+          timewait_at_ = kNever;
+  int keepalive_probes_ = 0;
+  Instant last_recv_ = 0;
+};
+
+}  // namespace tapsock::tcp

@@ -1,0 +1,401 @@
+// SEGMENT ARRIVES (RFC 9293 3.10.7), step by step, with RFC 5961's defences against blind resets
+// and injections, RFC 7323's PAWS, and Linux's choices where the RFCs leave room.
+#include <algorithm>
+
+#include "stack/stack.h"
+#include "stack/transport/tcp/tcp_endpoint.h"
+#include "stack/transport/tcp/tcp_protocol.h"
+
+namespace tapsock::tcp {
+
+using wire::TcpRepr;
+
+int64_t TcpEndpoint::stack_now_ms() const { return stack_.now() / kMillisecond; }
+
+// RFC 9293 3.10.7.2: a segment for a listening socket.
+void TcpEndpoint::ListenInputLocked(Segment& seg) {
+  TcpStats& st = stack_.stats().tcp;
+  PacketBuffer* payload = seg.payload;
+  if (seg.has(TcpRepr::kRst)) {  // first: ignore a reset
+    stack_.pool().Free(payload);
+    return;
+  }
+  if (seg.has(TcpRepr::kAck) || !seg.has(TcpRepr::kSyn)) {  // second: an ACK gets a reset
+    if (seg.has(TcpRepr::kAck)) proto_.SendResetForLocked(seg);
+    stack_.pool().Free(payload);
+    return;
+  }
+  stack_.pool().Free(payload);
+  // Third: a SYN. A full accept queue drops it (the peer retries), as Linux does.
+  if (accept_queue_.size() > static_cast<size_t>(backlog_)) {
+    st.listen_overflows++;
+    st.listen_drops++;
+    return;
+  }
+  if (syn_queue_ >= std::max(backlog_, 128)) {  // SYN cookies arrive with the SYN-flood work
+    st.listen_drops++;
+    return;
+  }
+  auto route = stack_.RouteV4Locked(seg.src, seg.dst, opts_.bound_device);
+  if (!route.ok()) return;
+  TcpEndpoint* child = proto_.NewChildLocked(this);
+  child->route_ = route.value();
+  child->local_v4_ = seg.dst;
+  child->local_port_ = local_port_;
+  child->local_addr_ = v6_ ? IpAddr::V6(MappedBytes(seg.dst).data()) : IpAddr::V4(seg.dst);
+  child->remote_v4_ = seg.src;
+  child->remote_port_ = seg.tcp.src_port;
+  proto_.AddConnectionLocked(child);
+  child->InitConnectionLocked();
+  child->ParseSynOptionsLocked(seg.tcp.options);
+  child->irs_ = SeqNum(seg.tcp.seq);
+  child->rcv_nxt_ = child->irs_ + 1u;
+  child->rcv_adv_ = child->rcv_nxt_;
+  child->snd_wnd_ = seg.tcp.window;  // never scaled in a SYN (RFC 7323 2.2)
+  child->snd_wl1_ = SeqNum(seg.tcp.seq);
+  child->iss_ = proto_.IsnLocked(seg.dst, local_port_, seg.src, seg.tcp.src_port);
+  child->snd_una_ = child->snd_sml_ = child->iss_;
+  child->SetStateLocked(State::kSynReceived);
+  child->SendSegmentLocked(child->iss_, 0, TcpRepr::kSyn | TcpRepr::kAck);
+  child->snd_nxt_ = child->snd_max_ = child->iss_ + 1u;
+  child->ArmRetransmitLocked();
+  ++syn_queue_;
+  st.passive_opens++;
+}
+
+void TcpEndpoint::ParseSynOptionsLocked(const wire::TcpOptions& o) {
+  // RFC 9293 3.7.1: no MSS option means 536; Linux floors what a peer may ask for at 88.
+  uint32_t peer_mss = o.mss ? std::max<uint32_t>(*o.mss, 88) : 536;
+  ws_ok_ = o.window_scale.has_value();
+  snd_wscale_ = ws_ok_ ? *o.window_scale : 0;
+  if (!ws_ok_) rcv_wscale_ = 0;  // scaling needs both sides (RFC 7323 2.2)
+  ts_ok_ = o.timestamps.has_value();
+  if (ts_ok_) ts_recent_ = o.timestamps->first;
+  sack_ok_ = o.sack_permitted;
+  // Linux's mss_cache: what one segment carries after the options every segment has.
+  mss_ = std::min<uint32_t>(peer_mss, adv_mss_) - (ts_ok_ ? 12 : 0);
+  cc_->Init(mss_, stack_.now());
+}
+
+void TcpEndpoint::BecomeEstablishedLocked(const Segment& seg) {
+  syn_acked_ = true;
+  snd_wl1_ = SeqNum(seg.tcp.seq);
+  snd_wl2_ = SeqNum(seg.tcp.ack);
+  SetStateLocked(State::kEstablished);
+  keepalive_at_ = topts_.keepalive ? stack_.now() + int64_t{topts_.keepidle_s} * kSecond : kNever;
+}
+
+// RFC 9293 3.10.7.3: SYN-SENT.
+void TcpEndpoint::SynSentInputLocked(Segment& seg) {
+  const TcpRepr& h = seg.tcp;
+  SeqNum ack(h.ack);
+  bool ack_ok = seg.has(TcpRepr::kAck) && ack > iss_ && ack <= snd_max_;
+  if (seg.has(TcpRepr::kAck) && !ack_ok) {  // first: an ACK for something we never sent
+    if (!seg.has(TcpRepr::kRst)) proto_.SendResetForLocked(seg);
+    return;
+  }
+  if (seg.has(TcpRepr::kRst)) {  // second: refused
+    if (!ack_ok) return;
+    stack_.stats().tcp.attempt_fails++;
+    AbortLocked(Error::kConnectionRefused, false);
+    return;
+  }
+  if (!seg.has(TcpRepr::kSyn)) return;  // fourth: only a SYN moves us on
+  irs_ = SeqNum(h.seq);
+  rcv_nxt_ = rcv_adv_ = irs_ + 1u;
+  ParseSynOptionsLocked(h.options);
+  snd_wnd_ = max_snd_wnd_ = h.window;  // unscaled in a SYN
+  if (!ack_ok) {  // simultaneous open (RFC 9293 figure 7)
+    SetStateLocked(State::kSynReceived);
+    SendSegmentLocked(iss_, 0, TcpRepr::kSyn | TcpRepr::kAck);
+    return;
+  }
+  snd_una_ = ack;
+  if (retransmits_ == 0) rtt_.Sample(stack_.now() - rtt_start_);  // Karn: only a clean SYN
+  retransmits_ = 0;
+  rto_at_ = kNever;
+  BecomeEstablishedLocked(seg);
+  SendAckLocked();
+}
+
+// RFC 9293 3.10.7.4 first: is the segment in the window? Linux's tcp_sequence is the test.
+bool TcpEndpoint::CheckSequenceLocked(Segment& seg) {
+  SeqNum seq(seg.tcp.seq);
+  SeqNum end = seq + seg.seg_len();
+  uint32_t wnd = static_cast<uint32_t>(std::max<int32_t>(0, rcv_adv_ - rcv_nxt_));
+  if (end < rcv_nxt_ || seq > rcv_nxt_ + wnd) return false;
+  if (seg.seg_len() == 0 && end == rcv_nxt_ - 1u) return false;  // a keepalive probe
+  return true;
+}
+
+void TcpEndpoint::SendChallengeAckLocked() {
+  // RFC 5961 7: a per-socket limit (CVE-2016-5696 made the global one a side channel).
+  Instant now = stack_.now();
+  if (now - challenge_window_start_ > kSecond) challenge_window_start_ = now, challenge_acks_ = 0;
+  if (++challenge_acks_ > 100) return;
+  stack_.stats().tcp.challenge_acks++;
+  SendAckLocked();
+}
+
+void TcpEndpoint::InputLocked(Segment& seg) {
+  PacketBuffer* payload = seg.payload;
+  const TcpRepr& h = seg.tcp;
+  last_recv_ = stack_.now();
+  keepalive_probes_ = 0;
+  if (topts_.keepalive && keepalive_at_ != kNever)
+    keepalive_at_ = last_recv_ + int64_t{topts_.keepidle_s} * kSecond;
+
+  if (state_ == State::kSynSent) {
+    SynSentInputLocked(seg);
+    stack_.pool().Free(payload);
+    return;
+  }
+  if (state_ == State::kClosed || state_ == State::kListen) {
+    stack_.pool().Free(payload);
+    return;
+  }
+  // PAWS (RFC 7323 5.3): an old timestamp marks an old duplicate.
+  if (ts_ok_ && h.options.timestamps && !seg.has(TcpRepr::kRst) &&
+      static_cast<int32_t>(h.options.timestamps->first - ts_recent_) < 0) {
+    stack_.stats().tcp.paws_rejected++;
+    SendAckLocked();
+    stack_.pool().Free(payload);
+    return;
+  }
+  // First: the sequence number.
+  if (!CheckSequenceLocked(seg)) {
+    if (!seg.has(TcpRepr::kRst)) SendAckLocked();
+    stack_.pool().Free(payload);
+    return;
+  }
+  if (ts_ok_ && h.options.timestamps && SeqNum(h.seq) <= rcv_nxt_) ts_recent_ = h.options.timestamps->first;
+  // Second: RST (RFC 5961 3.2: only an exact match resets; in-window ones get a challenge).
+  if (seg.has(TcpRepr::kRst)) {
+    stack_.pool().Free(payload);
+    if (SeqNum(h.seq) != rcv_nxt_) {
+      SendChallengeAckLocked();
+      return;
+    }
+    if (state_ == State::kSynReceived && listener_) {  // back to LISTEN: forget the child
+      AbortLocked(Error::kOk, false);
+      return;
+    }
+    stack_.stats().tcp.estab_resets += (state_ == State::kEstablished || state_ == State::kCloseWait);
+    bool quietly = state_ == State::kClosing || state_ == State::kLastAck || state_ == State::kTimeWait;
+    AbortLocked(quietly ? Error::kOk : (state_ == State::kSynReceived ? Error::kConnectionRefused
+                                                                       : Error::kConnectionReset),
+                false);
+    return;
+  }
+  // Fourth: a SYN in a synchronised state gets a challenge ACK (RFC 5961 4.2).
+  if (seg.has(TcpRepr::kSyn)) {
+    if (state_ == State::kSynReceived && SeqNum(h.seq) == irs_) {
+      SendSegmentLocked(iss_, 0, TcpRepr::kSyn | TcpRepr::kAck);  // their SYN again: our SYN-ACK again
+    } else {
+      SendChallengeAckLocked();
+    }
+    stack_.pool().Free(payload);
+    return;
+  }
+  // Fifth: the ACK.
+  if (!seg.has(TcpRepr::kAck) || !ProcessAckLocked(seg)) {
+    stack_.pool().Free(payload);
+    return;
+  }
+  if (state_ == State::kTimeWait) {  // a retransmitted FIN: ACK it and restart 2MSL
+    if (seg.has(TcpRepr::kFin)) {
+      SendAckLocked();
+      timewait_at_ = stack_.now() + 60 * kSecond;
+    }
+    stack_.pool().Free(payload);
+    return;
+  }
+  // Seventh: the text (urgent data, step six, arrives with MSG_OOB support).
+  bool fin = seg.has(TcpRepr::kFin);
+  SeqNum fin_at = SeqNum(h.seq) + payload->len;
+  ProcessDataLocked(seg);  // consumes the payload
+  // Eighth: FIN, once everything before it has arrived.
+  if (fin && CanReceive(state_)) {
+    if (fin_at == rcv_nxt_) {
+      ProcessFinLocked(seg);
+    } else if (fin_at > rcv_nxt_) {
+      peer_fin_pending_ = true;
+      peer_fin_seq_ = fin_at;
+    }
+  } else if (fin) {
+    ScheduleAckLocked(true);  // their FIN again (our ACK was lost)
+  }
+  OutputLocked();
+}
+
+// Fifth step, for states past SYN-SENT. False: stop processing the segment.
+bool TcpEndpoint::ProcessAckLocked(Segment& seg) {
+  const TcpRepr& h = seg.tcp;
+  SeqNum ack(h.ack);
+  if (state_ == State::kSynReceived) {
+    if (ack <= snd_una_ || ack > snd_max_) {
+      proto_.SendResetForLocked(seg);
+      return false;
+    }
+    snd_wnd_ = max_snd_wnd_ = static_cast<uint32_t>(h.window) << snd_wscale_;
+    BecomeEstablishedLocked(seg);
+    if (TcpEndpoint* l = listener_) {
+      --l->syn_queue_;
+      l->accept_queue_.push_back(this);
+      l->NotifyLocked();
+    }
+  }
+  if (ack > snd_max_) {  // RFC 5961 5.2: acknowledges what was never sent
+    SendChallengeAckLocked();
+    return false;
+  }
+  if (ack < snd_una_ - std::max<uint32_t>(max_snd_wnd_, 65535)) {  // RFC 5961 5.2: far too old
+    SendChallengeAckLocked();
+    return false;
+  }
+  uint32_t window = static_cast<uint32_t>(h.window) << snd_wscale_;
+  if (ack > snd_una_) {
+    uint32_t acked = static_cast<uint32_t>(ack - snd_una_);
+    uint32_t data = acked;
+    if (!syn_acked_) syn_acked_ = true, --data;
+    bool fin_acked = fin_pending_ && !fin_acked_ && ack > DataEnd();
+    if (fin_acked) fin_acked_ = true, --data;
+    snd_buf_.Consume(std::min<size_t>(data, snd_buf_.size()));
+    snd_una_ = ack;
+    if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
+    // RTT (RFC 6298 + RFC 7323 4.1): from the echoed timestamp, else one timed segment (Karn).
+    int64_t rtt = 0;
+    if (ts_ok_ && h.options.timestamps && h.options.timestamps->second != 0) {
+      rtt = int64_t{static_cast<int32_t>(TsNow() - h.options.timestamps->second)} * kMillisecond;
+      if (rtt <= 0) rtt = kMillisecond / 2;
+    } else if (rtt_timing_ && ack > rtt_seq_) {
+      rtt = stack_.now() - rtt_start_;
+      rtt_timing_ = false;
+    }
+    if (rtt > 0) rtt_.Sample(rtt);
+    retransmits_ = 0;
+    uint32_t in_flight = static_cast<uint32_t>(snd_max_ - snd_una_);
+    if (in_recovery_ && ack >= recover_) {  // RFC 6582: a full ACK ends recovery
+      in_recovery_ = false;
+      cc_->OnRecoveryExit(stack_.now());
+    } else if (in_recovery_) {  // a partial ACK: the next hole is lost too
+      RetransmitFirstLocked();
+    } else {
+      cc_->OnAck(acked, rtt, in_flight, stack_.now());
+    }
+    dupacks_ = 0;
+    rto_at_ = snd_una_ == snd_max_ ? kNever : stack_.now() + rtt_.Rto();
+    NotifyLocked();  // send space opened
+    if (fin_acked) {
+      switch (state_) {
+        case State::kFinWait1:
+          SetStateLocked(State::kFinWait2);
+          if (!user_held_) timewait_at_ = stack_.now() + 60 * kSecond;  // tcp_fin_timeout
+          break;
+        case State::kClosing:
+          EnterTimeWaitLocked();
+          break;
+        case State::kLastAck:
+          SetStateLocked(State::kClosed);
+          return false;
+        default: break;
+      }
+    }
+  } else if (ack == snd_una_ && seg.payload->len == 0 && window == snd_wnd_ && snd_una_ != snd_max_ &&
+             !seg.has(TcpRepr::kFin)) {
+    // A duplicate ACK (RFC 5681 2): three of them mean a lost segment.
+    if (++dupacks_ == 3 && !in_recovery_) {
+      in_recovery_ = true;
+      recover_ = snd_max_;
+      cc_->OnCongestionEvent(static_cast<uint32_t>(snd_max_ - snd_una_), stack_.now());
+      stack_.stats().tcp.fast_retrans++;
+      RetransmitFirstLocked();
+    }
+  }
+  // The send window (RFC 9293 3.10.7.4, fifth step): only from a segment newer than the last.
+  SeqNum seq(h.seq);
+  if (snd_wl1_ < seq || (snd_wl1_ == seq && snd_wl2_ <= ack)) {
+    snd_wnd_ = window;
+    max_snd_wnd_ = std::max(max_snd_wnd_, window);
+    snd_wl1_ = seq;
+    snd_wl2_ = ack;
+    if (snd_wnd_ > 0) persist_at_ = kNever;
+  }
+  return true;
+}
+
+void TcpEndpoint::ProcessDataLocked(Segment& seg) {
+  PacketBuffer* p = seg.payload;
+  SeqNum seq(seg.tcp.seq);
+  if (p->len == 0 || !CanReceive(state_)) {
+    stack_.pool().Free(p);
+    return;
+  }
+  // Data for a socket the application closed: it can never be read, so reset (tcp_rcv_state_process).
+  if (!user_held_ && !listener_) {
+    stack_.pool().Free(p);
+    AbortLocked(Error::kOk, true);
+    return;
+  }
+  if (seq < rcv_nxt_) {  // the front was received before
+    uint32_t old = static_cast<uint32_t>(rcv_nxt_ - seq);
+    if (old >= p->len) {
+      stack_.pool().Free(p);
+      ScheduleAckLocked(true);  // a duplicate: tell the sender at once
+      return;
+    }
+    p->Pull(old);
+    seq = rcv_nxt_;
+  }
+  uint32_t room = static_cast<uint32_t>(std::max<int32_t>(0, (rcv_adv_ - seq)));
+  if (p->len > room) p->Trim(room);  // beyond the window we offered
+  if (p->len == 0) {
+    stack_.pool().Free(p);
+    ScheduleAckLocked(true);
+    return;
+  }
+  if (seq != rcv_nxt_) {  // out of order: keep it, and ACK at once so the sender sees the hole
+    stack_.stats().tcp.ofo_queue++;
+    if (!ooo_->Insert(seq.value(), p)) stack_.stats().tcp.ofo_drops++;
+    ScheduleAckLocked(true);
+    return;
+  }
+  rcv_nxt_ += p->len;
+  rcv_bytes_ += p->len;
+  rcv_queue_.Push(p);
+  bool had_holes = !ooo_->empty();
+  if (had_holes) {
+    SeqNum before = rcv_nxt_;
+    PacketQueue ready;
+    rcv_nxt_ = SeqNum(ooo_->PopInOrder(rcv_nxt_.value(), ready));
+    rcv_bytes_ += static_cast<uint32_t>(rcv_nxt_ - before);
+    while (PacketBuffer* q = ready.Pop()) rcv_queue_.Push(q);
+  }
+  if (peer_fin_pending_ && peer_fin_seq_ == rcv_nxt_) {
+    peer_fin_pending_ = false;
+    ProcessFinLocked(seg);
+  }
+  ScheduleAckLocked(had_holes);
+  NotifyLocked();
+}
+
+void TcpEndpoint::ProcessFinLocked(Segment&) {
+  if (fin_received_) return;
+  fin_received_ = true;
+  rcv_nxt_ += 1u;
+  sk_shutdown_ |= kRcvShutdown;
+  switch (state_) {
+    case State::kSynReceived:
+    case State::kEstablished: SetStateLocked(State::kCloseWait); break;
+    case State::kFinWait1:
+      if (fin_acked_) EnterTimeWaitLocked();
+      else SetStateLocked(State::kClosing);
+      break;
+    case State::kFinWait2: EnterTimeWaitLocked(); break;
+    default: break;
+  }
+  ScheduleAckLocked(true);
+  NotifyLocked();
+}
+
+}  // namespace tapsock::tcp

@@ -1,0 +1,142 @@
+// What to send now: new data under the peer's window and the congestion window, Nagle (RFC 896)
+// and TCP_CORK/MSG_MORE, FIN after the data, and ACKs, delayed (RFC 1122 4.2.3.2) or not.
+#include <algorithm>
+
+#include "stack/stack.h"
+#include "stack/transport/tcp/tcp_endpoint.h"
+#include "stack/transport/tcp/tcp_protocol.h"
+
+namespace tapsock::tcp {
+
+using wire::TcpRepr;
+
+namespace {
+constexpr Instant kDelayedAck = 40 * kMillisecond;  // Linux's TCP_DELACK_MIN
+}
+
+uint32_t TcpEndpoint::RecvWindowLocked() {
+  size_t held = rcv_bytes_ + (ooo_ ? ooo_->bytes() : 0);
+  size_t free = RcvLimit() > held ? RcvLimit() - held : 0;
+  uint32_t wnd = static_cast<uint32_t>(std::min<size_t>(free, size_t{65535} << rcv_wscale_));
+  wnd &= ~((1u << rcv_wscale_) - 1);  // what the scaled field can say
+  // Never move the right edge back (RFC 9293 3.8.6).
+  uint32_t offered = static_cast<uint32_t>(std::max<int32_t>(0, rcv_adv_ - rcv_nxt_));
+  return std::max(wnd, offered);
+}
+
+void TcpEndpoint::SendSegmentLocked(SeqNum seq, uint32_t len, uint8_t flags) {
+  TcpRepr h;
+  h.src_port = local_port_;
+  h.dst_port = remote_port_;
+  h.seq = seq.value();
+  h.flags = flags;
+  bool syn = flags & TcpRepr::kSyn;
+  if (flags & TcpRepr::kAck) h.ack = rcv_nxt_.value();
+  uint32_t wnd = RecvWindowLocked();
+  if (syn) {
+    h.window = static_cast<uint16_t>(std::min<uint32_t>(wnd, 65535));  // never scaled in a SYN
+    bool active = !(flags & TcpRepr::kAck);
+    h.options.mss = adv_mss_;
+    if (active || ws_ok_) h.options.window_scale = rcv_wscale_;
+    h.options.sack_permitted = active || sack_ok_;
+    if (active || ts_ok_) h.options.timestamps = std::make_pair(TsNow(), active ? 0u : ts_recent_);
+  } else {
+    h.window = static_cast<uint16_t>(std::min<uint32_t>(wnd >> rcv_wscale_, 65535));
+    if (ts_ok_) h.options.timestamps = std::make_pair(TsNow(), ts_recent_);
+    if (sack_ok_ && ooo_ && !ooo_->empty())
+      h.options.sack_count = static_cast<uint8_t>(ooo_->SackBlocks(h.options.sack_blocks.data(), 4));
+  }
+  if (flags & TcpRepr::kAck) {
+    rcv_adv_ = rcv_nxt_ + (syn ? uint32_t{h.window} : (uint32_t{h.window} << rcv_wscale_));
+    ack_pending_ = false;
+    unacked_segments_ = 0;
+    delack_at_ = kNever;
+    if (quickacks_ > 0) --quickacks_;
+  }
+  PacketBuffer* p = stack_.pool().Alloc(len + TcpRepr::kMaxHeaderLen);
+  if (!p) {
+    stack_.stats().link.tx_dropped++;  // a lost segment: the retransmission timer recovers it
+    return;
+  }
+  p->len = len;
+  if (len > 0) snd_buf_.CopyOut(static_cast<uint32_t>(seq - DataStart()), len, p->data());
+  h.Emit(p->Prepend(h.HeaderLength()), len, route_.src, route_.dst);
+  stack_.stats().tcp.out_segs++;
+  Ipv4SendParams params{static_cast<uint8_t>(wire::IpProto::kTcp),
+                        static_cast<uint8_t>(opts_.ttl < 0 ? kDefaultTtl : opts_.ttl), opts_.tos};
+  (void)stack_.ipv4().SendLocked(route_, params, p);
+}
+
+void TcpEndpoint::SendResetLocked() { SendSegmentLocked(snd_nxt_, 0, TcpRepr::kRst | TcpRepr::kAck); }
+
+bool TcpEndpoint::NagleAllowsLocked(uint32_t len, uint32_t avail) const {
+  if (len >= mss_) return true;
+  bool last = len == avail;
+  if (topts_.cork || more_) return fin_pending_ && last;  // only full segments, or the end
+  if (topts_.nodelay) return true;
+  // RFC 896 with Minshall's refinement, as Linux's tcp_nagle_check: a small segment waits only
+  // while an earlier small segment is unacknowledged.
+  return snd_sml_ <= snd_una_ || (fin_pending_ && last);
+}
+
+void TcpEndpoint::ScheduleAckLocked(bool immediate) {
+  ack_pending_ = true;
+  ++unacked_segments_;
+  if (immediate || quickacks_ > 0 || topts_.quickack || unacked_segments_ >= 2) {
+    delack_at_ = stack_.now();  // OutputLocked sends it, on a data segment if there is one
+  } else if (delack_at_ == kNever) {
+    delack_at_ = stack_.now() + kDelayedAck;
+  }
+}
+
+void TcpEndpoint::OutputLocked() {
+  bool sending_state = state_ == State::kEstablished || state_ == State::kCloseWait ||
+                       state_ == State::kFinWait1 || state_ == State::kClosing || state_ == State::kLastAck;
+  while (sending_state) {
+    SeqNum data_end = DataEnd();
+    uint32_t avail = snd_nxt_ < data_end ? static_cast<uint32_t>(data_end - snd_nxt_) : 0;
+    uint32_t in_flight = static_cast<uint32_t>(snd_nxt_ - snd_una_);
+    int64_t wnd_room = int64_t{snd_wnd_} - in_flight;
+    int64_t cwnd_room = int64_t{cc_->cwnd()} - in_flight;
+    uint32_t room = static_cast<uint32_t>(std::max<int64_t>(0, std::min(wnd_room, cwnd_room)));
+    uint32_t len = std::min({avail, mss_, room});
+    bool fin_now = fin_pending_ && !fin_acked_ && snd_nxt_ + len == data_end;
+    if (len == 0 && !fin_now) {
+      // Zero window with data waiting and nothing in flight: probe it (RFC 9293 3.8.6.1).
+      if (avail > 0 && snd_wnd_ == 0 && in_flight == 0 && persist_at_ == kNever)
+        persist_at_ = stack_.now() + rtt_.Rto();
+      break;
+    }
+    if (len > 0 && !NagleAllowsLocked(len, avail)) break;
+    uint8_t flags = TcpRepr::kAck;
+    if (len == avail && len > 0) flags |= TcpRepr::kPsh;
+    if (fin_now) flags |= TcpRepr::kFin;
+    if (!rtt_timing_ && !ts_ok_ && len > 0) {
+      rtt_timing_ = true;
+      rtt_seq_ = snd_nxt_;
+      rtt_start_ = stack_.now();
+    }
+    SendSegmentLocked(snd_nxt_, len, flags);
+    snd_nxt_ += len + (fin_now ? 1u : 0u);
+    if (len < mss_) snd_sml_ = snd_nxt_;
+    snd_max_ = Max(snd_max_, snd_nxt_);
+    if (rto_at_ == kNever) ArmRetransmitLocked();
+    if (fin_now) break;
+  }
+  if (ack_pending_ && delack_at_ <= stack_.now() && IsSynchronized(state_)) SendAckLocked();
+}
+
+uint32_t TcpEndpoint::RetransmitFirstLocked() {
+  SeqNum data_end = DataEnd();
+  uint32_t len = std::min<uint32_t>(mss_, snd_una_ < data_end ? static_cast<uint32_t>(data_end - snd_una_) : 0);
+  uint8_t flags = TcpRepr::kAck;
+  bool fin = fin_pending_ && !fin_acked_ && snd_una_ + len == data_end && snd_max_ > data_end;
+  if (fin) flags |= TcpRepr::kFin;
+  rtt_timing_ = false;  // Karn: never time a retransmitted segment
+  stack_.stats().tcp.retrans_segs++;
+  ++total_retrans_;
+  SendSegmentLocked(snd_una_, len, flags);
+  return len + (fin ? 1 : 0);
+}
+
+}  // namespace tapsock::tcp

@@ -1,0 +1,79 @@
+// TCP as a protocol: the tables that map segments to endpoints (established 4-tuples, then
+// listeners by port), port allocation (RFC 6056), initial sequence numbers (RFC 6528), resets for
+// segments nobody wants (RFC 9293 3.10.7.1), and the registry that owns every endpoint once the
+// application has let go of it (closing connections, TIME-WAIT, children waiting in a SYN or
+// accept queue). Not thread-safe: under the stack lock.
+#pragma once
+
+#include <cstdint>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "stack/base/result.h"
+#include "stack/buffer/packet_buffer.h"
+#include "stack/transport/tcp/tcp_endpoint.h"
+#include "stack/wire/ipv4.h"
+
+namespace tapsock {
+class Nic;
+class Stack;
+}  // namespace tapsock
+
+namespace tapsock::tcp {
+
+class TcpProtocol {
+ public:
+  explicit TcpProtocol(Stack& stack);
+  ~TcpProtocol();
+
+  // A new endpoint held by the application (the shim's socket).
+  TcpEndpoint* NewEndpointLocked(bool v6);
+  // `packet` starts at the TCP header and holds exactly the IP payload. Consumes it.
+  void ReceiveLocked(Nic& nic, const wire::Ipv4Repr& ip, PacketBuffer* packet);
+
+  Result<uint16_t> BindLocked(TcpEndpoint* ep, uint16_t port);
+  void UnbindLocked(TcpEndpoint* ep);
+  // The 4-tuple table: a connecting or accepted endpoint goes in, a closed one comes out.
+  void AddConnectionLocked(TcpEndpoint* ep);
+  void RemoveConnectionLocked(TcpEndpoint* ep);
+  // A child for `listener`, registered and owned here until accepted.
+  TcpEndpoint* NewChildLocked(TcpEndpoint* listener);
+  // RFC 6528: a keyed hash of the 4-tuple plus a 4-microsecond clock.
+  SeqNum IsnLocked(Ipv4Addr local, uint16_t lport, Ipv4Addr remote, uint16_t rport);
+  // RFC 9293 3.10.7.1: the reset answering `seg` when no connection takes it.
+  void SendResetForLocked(const Segment& seg);
+
+  Instant NextDeadlineLocked() const;
+  void RunTimersLocked();
+  // Deletes endpoints that are done (see TcpEndpoint::Reapable).
+  void ReapLocked();
+  size_t connection_count() const { return all_.size(); }
+  const std::unordered_set<TcpEndpoint*>& endpoints() const { return all_; }
+
+ private:
+  struct Tuple {
+    uint32_t laddr, raddr;
+    uint16_t lport, rport;
+    bool operator==(const Tuple&) const = default;
+  };
+  struct TupleHash {
+    size_t operator()(const Tuple& t) const {
+      uint64_t a = (uint64_t{t.laddr} << 32) | t.raddr, b = (uint64_t{t.lport} << 16) | t.rport;
+      return static_cast<size_t>((a * 0x9e3779b97f4a7c15ull) ^ (b * 0xc2b2ae3d27d4eb4full));
+    }
+  };
+  static Tuple TupleOf(const TcpEndpoint* ep) {
+    return {ep->local_v4().v, ep->remote_v4().v, ep->local_port(), ep->remote_port()};
+  }
+  bool ConflictsLocked(const TcpEndpoint* ep, uint16_t port) const;
+  TcpEndpoint* FindListenerLocked(Ipv4Addr dst, uint16_t dport) const;
+
+  Stack& stack_;
+  uint64_t isn_key_[2];
+  std::unordered_map<Tuple, TcpEndpoint*, TupleHash> connections_;
+  std::unordered_map<uint16_t, std::vector<TcpEndpoint*>> bound_;
+  std::unordered_set<TcpEndpoint*> all_;
+};
+
+}  // namespace tapsock::tcp

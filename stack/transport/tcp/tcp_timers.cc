@@ -1,0 +1,126 @@
+// TCP's timers: retransmission with exponential backoff (RFC 6298), delayed ACK, zero-window
+// probes (RFC 9293 3.8.6.1), keepalive (RFC 1122 4.2.3.6), FIN-WAIT-2 and TIME-WAIT.
+#include <algorithm>
+
+#include "stack/stack.h"
+#include "stack/transport/tcp/tcp_endpoint.h"
+#include "stack/transport/tcp/tcp_protocol.h"
+
+namespace tapsock::tcp {
+
+using wire::TcpRepr;
+
+namespace {
+constexpr uint32_t kMaxRetries = 15;           // net.ipv4.tcp_retries2
+constexpr Instant kTimeWait = 60 * kSecond;    // Linux's TCP_TIMEWAIT_LEN (2MSL)
+}  // namespace
+
+Instant TcpEndpoint::NextDeadline() const {
+  return std::min({rto_at_, delack_at_, persist_at_, keepalive_at_, timewait_at_});
+}
+
+void TcpEndpoint::ArmRetransmitLocked() { rto_at_ = stack_.now() + rtt_.Rto(); }
+
+void TcpEndpoint::TimersLocked() {
+  Instant now = stack_.now();
+  if (timewait_at_ <= now) {  // TIME-WAIT over, or an orphan stuck in FIN-WAIT-2
+    timewait_at_ = kNever;
+    SetStateLocked(State::kClosed);
+    return;
+  }
+  if (delack_at_ <= now) {
+    delack_at_ = kNever;
+    if (ack_pending_) SendAckLocked();
+  }
+  if (rto_at_ <= now) {
+    rto_at_ = kNever;
+    OnRetransmitTimeoutLocked();
+  }
+  if (persist_at_ <= now) OnPersistLocked();
+  if (keepalive_at_ <= now) OnKeepaliveLocked();
+}
+
+void TcpEndpoint::OnRetransmitTimeoutLocked() {
+  TcpStats& st = stack_.stats().tcp;
+  st.timeouts++;
+  ++retransmits_;
+  rtt_.Backoff();
+  rtt_timing_ = false;
+  if (state_ == State::kSynSent || state_ == State::kSynReceived) {
+    if (retransmits_ > static_cast<uint32_t>(topts_.syn_retries)) {
+      if (state_ == State::kSynSent) st.attempt_fails++;
+      AbortLocked(state_ == State::kSynSent ? Error::kTimedOut : Error::kOk, false);
+      return;
+    }
+    uint8_t flags = TcpRepr::kSyn | (state_ == State::kSynReceived ? TcpRepr::kAck : 0);
+    SendSegmentLocked(iss_, 0, flags);
+    st.retrans_segs++;
+    ArmRetransmitLocked();
+    return;
+  }
+  if (snd_una_ == snd_max_) return;
+  if (retransmits_ > kMaxRetries) {
+    AbortLocked(Error::kTimedOut, false);
+    return;
+  }
+  // RFC 5681 3.1 and 6298 5.4-5.6: collapse the window, back off, resend from the first hole.
+  cc_->OnRetransmitTimeout(static_cast<uint32_t>(snd_max_ - snd_una_), stack_.now());
+  in_recovery_ = false;
+  dupacks_ = 0;
+  // Go back: what follows the first segment is sent again as the window reopens.
+  snd_nxt_ = snd_una_ + RetransmitFirstLocked();
+  ArmRetransmitLocked();
+}
+
+void TcpEndpoint::OnPersistLocked() {
+  persist_at_ = kNever;
+  if (snd_wnd_ != 0 || UnsentBytesLocked() == 0 || !IsSynchronized(state_)) return;
+  // A probe the receiver must answer: an ACK from one below snd_una (Linux's tcp_xmit_probe_skb).
+  stack_.stats().tcp.zero_window_probes++;
+  SendSegmentLocked(snd_una_ - 1u, 0, TcpRepr::kAck);
+  rtt_.Backoff();
+  persist_at_ = stack_.now() + rtt_.Rto();
+}
+
+void TcpEndpoint::OnKeepaliveLocked() {
+  keepalive_at_ = kNever;
+  if (!topts_.keepalive || (state_ != State::kEstablished && state_ != State::kCloseWait)) return;
+  Instant idle = stack_.now() - last_recv_;
+  Instant idle_limit = int64_t{topts_.keepidle_s} * kSecond;
+  if (idle < idle_limit && keepalive_probes_ == 0) {
+    keepalive_at_ = last_recv_ + idle_limit;
+    return;
+  }
+  if (keepalive_probes_ >= topts_.keepcnt) {
+    AbortLocked(Error::kTimedOut, true);
+    return;
+  }
+  ++keepalive_probes_;
+  stack_.stats().tcp.keepalive_probes++;
+  SendSegmentLocked(snd_una_ - 1u, 0, TcpRepr::kAck);
+  keepalive_at_ = stack_.now() + int64_t{topts_.keepintvl_s} * kSecond;
+}
+
+void TcpEndpoint::EnterTimeWaitLocked() {
+  SetStateLocked(State::kTimeWait);
+  rto_at_ = persist_at_ = keepalive_at_ = kNever;
+  timewait_at_ = stack_.now() + kTimeWait;
+}
+
+void TcpEndpoint::AbortLocked(Error e, bool send_rst) {
+  if (send_rst && state_ != State::kClosed && state_ != State::kListen && state_ != State::kSynSent) {
+    stack_.stats().tcp.out_rsts++;
+    SendResetLocked();
+  }
+  if (state_ == State::kSynReceived && listener_) {
+    --listener_->syn_queue_;
+    listener_ = nullptr;  // nobody will accept it now
+  }
+  if (e != Error::kOk) sticky_error_ = e;
+  sk_shutdown_ = kRcvShutdown | kSendShutdown;
+  snd_buf_.Clear();
+  if (ooo_) ooo_->Clear();
+  SetStateLocked(State::kClosed);
+}
+
+}  // namespace tapsock::tcp
