@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
+#include <vector>
 
 #include "shim/calls.h"
 #include "shim/errno_map.h"
@@ -13,6 +15,7 @@
 #include "shim/libc.h"
 #include "shim/sockaddr.h"
 #include "shim/user_memory.h"
+#include "shim/wait.h"
 
 namespace tapsock::shim {
 
@@ -84,25 +87,102 @@ void WriteControl(Socket& s, const RecvResult& r, msghdr* msg) {
   msg->msg_controllen = w.used();
 }
 
-// Sleeps in the kernel until the placeholder holds a token (or the kernel says EAGAIN/EINTR:
-// O_NONBLOCK, SO_RCVTIMEO, a signal). 0: look again; -1: fail with errno.
-int WaitForToken(Socket& s, int fd) {
-  char token;
-  if (Real().recv(fd, &token, 1, 0) < 0) return -1;
-  MutexLock lock(s.stack().mu());
-  s.TokenConsumedLocked();
-  return 0;
+// The iovecs left after the first `done` bytes.
+std::vector<iovec> Rest(const iovec* iov, size_t n, size_t done) {
+  std::vector<iovec> rest;
+  for (size_t i = 0; i < n; ++i) {
+    if (done >= iov[i].iov_len) {
+      done -= iov[i].iov_len;
+      continue;
+    }
+    rest.push_back({static_cast<char*>(iov[i].iov_base) + done, iov[i].iov_len - done});
+    done = 0;
+  }
+  return rest;
+}
+
+size_t Total(const iovec* iov, size_t n) {
+  size_t t = 0;
+  for (size_t i = 0; i < n; ++i) t += iov[i].iov_len;
+  return t;
+}
+
+// A stream send: everything is queued unless non-blocking (partial counts, as Linux returns
+// them), an error comes, or a signal interrupts after some bytes went.
+ssize_t StreamSend(Socket& s, int fd, const iovec* iov, size_t iovcnt, int flags) {
+  size_t total = Total(iov, iovcnt), sent = 0;
+  for (;;) {
+    Result<size_t> r = size_t{0};
+    {
+      StackOp op(s.stack());
+      std::vector<iovec> rest;
+      std::span<const iovec> span(iov, iovcnt);
+      if (sent > 0) rest = Rest(iov, iovcnt, sent), span = rest;
+      r = s.tcp().SendLocked(span, flags & MSG_MORE);
+      s.SyncTokensLocked(fd);
+    }
+    if (r.ok()) {
+      sent += r.value();
+      if (sent == total) return static_cast<ssize_t>(sent);
+    } else if (r.error() != Error::kWouldBlock) {
+      if (sent > 0) return static_cast<ssize_t>(sent);
+      if (r.error() == Error::kBrokenPipe && !(flags & MSG_NOSIGNAL)) raise(SIGPIPE);
+      return Fail(r.error());
+    }
+    if (flags & MSG_DONTWAIT) return sent > 0 ? static_cast<ssize_t>(sent) : FailWith(EAGAIN);
+    if (WaitForToken(s, fd, WaitFor::kWrite) < 0) return sent > 0 ? static_cast<ssize_t>(sent) : -1;
+  }
+}
+
+// A stream receive: what is there (or, with MSG_WAITALL, all that was asked for unless the
+// stream ends or fails); 0 at end of stream.
+ssize_t StreamRecv(Socket& s, int fd, const iovec* iov, size_t iovcnt, int flags, msghdr* msg,
+                   socklen_t* alen) {
+  if (flags & MSG_OOB) return FailWith(EINVAL);  // no urgent data is ever pending yet
+  if (msg) msg->msg_flags = 0, msg->msg_controllen = 0;
+  if (alen && !BadPointer(alen)) *alen = 0;  // a stream reports no source address
+  std::vector<uint8_t> scratch;
+  std::vector<iovec> discard;
+  if (flags & MSG_TRUNC) {  // tcp_recvmsg: read and throw away, return the count
+    scratch.resize(Total(iov, iovcnt));
+    discard.push_back({scratch.data(), scratch.size()});
+    iov = discard.data();
+    iovcnt = 1;
+  }
+  size_t total = Total(iov, iovcnt), got = 0;
+  if (total == 0) return 0;
+  for (;;) {
+    Result<size_t> r = size_t{0};
+    {
+      StackOp op(s.stack());
+      std::vector<iovec> rest;
+      std::span<const iovec> span(iov, iovcnt);
+      if (got > 0) rest = Rest(iov, iovcnt, got), span = rest;
+      r = s.tcp().RecvLocked(span, flags & MSG_PEEK);
+      s.SyncTokensLocked(fd);
+    }
+    if (r.ok()) {
+      got += r.value();
+      bool more = (flags & MSG_WAITALL) && !(flags & MSG_PEEK) && got < total && r.value() > 0;
+      if (!more) return static_cast<ssize_t>(got);
+      continue;
+    }
+    if (r.error() != Error::kWouldBlock) return got > 0 ? static_cast<ssize_t>(got) : Fail(r.error());
+    if (got > 0 && !(flags & MSG_WAITALL)) return static_cast<ssize_t>(got);
+    if (flags & MSG_DONTWAIT) return got > 0 ? static_cast<ssize_t>(got) : FailWith(EAGAIN);
+    if (WaitForToken(s, fd, WaitFor::kRead) < 0) return got > 0 ? static_cast<ssize_t>(got) : -1;
+  }
 }
 
 ssize_t SendOn(Socket& s, int fd, const iovec* iov, size_t iovcnt, int flags, const sockaddr* addr,
                socklen_t alen) {
-  (void)fd;
+  if (s.is_tcp()) return StreamSend(s, fd, iov, iovcnt, flags);  // a stream ignores addresses
   if (flags & MSG_OOB) return FailWith(EOPNOTSUPP);
   FullAddress dst;
   SendOptions so;
   if (addr && alen) {
     int err;
-    auto pa = ParseSockaddr(s.domain(), s.udp().options().v6_only, AddrUse::kSendTo, addr, alen, &err);
+    auto pa = ParseSockaddr(s.domain(), s.endpoint_options().v6_only, AddrUse::kSendTo, addr, alen, &err);
     if (!pa.ok()) return FailWith(err);
     if (!pa.value().unspec) {
       dst = pa.value().addr;
@@ -121,6 +201,7 @@ ssize_t SendOn(Socket& s, int fd, const iovec* iov, size_t iovcnt, int flags, co
 ssize_t RecvOn(Socket& s, int fd, const iovec* iov, size_t iovcnt, int flags, msghdr* msg,
                sockaddr* addr, socklen_t* alen) {
   if (flags & MSG_ERRQUEUE) return FailWith(EAGAIN);  // nothing queued without IP_RECVERR yet
+  if (s.is_tcp()) return StreamRecv(s, fd, iov, iovcnt, flags, msg, alen);
   for (;;) {
     {
       StackOp op(s.stack());
@@ -140,7 +221,7 @@ ssize_t RecvOn(Socket& s, int fd, const iovec* iov, size_t iovcnt, int flags, ms
       if (r.error() != Error::kWouldBlock) return Fail(r.error());
     }
     if (flags & MSG_DONTWAIT) return FailWith(EAGAIN);
-    if (WaitForToken(s, fd) < 0) return -1;
+    if (WaitForToken(s, fd, WaitFor::kRead) < 0) return -1;
   }
 }
 

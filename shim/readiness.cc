@@ -6,6 +6,9 @@
 // then computed exactly from the endpoints. A token gone stale between the two makes a spurious
 // wake-up, which loops. poll never restarts after a signal handler (signal(7)): EINTR goes back.
 #include <algorithm>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <vector>
 
@@ -14,6 +17,7 @@
 #include "shim/fd_table.h"
 #include "shim/libc.h"
 #include "shim/user_memory.h"
+#include "shim/wait.h"
 
 namespace tapsock::shim {
 
@@ -22,15 +26,22 @@ namespace {
 constexpr short kAlways = POLLERR | POLLHUP | POLLNVAL;
 
 // The exact revents of a stack fd for `events`.
-short StackRevents(int fd, short events) {
+// The exact revents of a stack fd for `events`; with a wake fd, also arms it for POLLOUT.
+short StackRevents(int fd, short events, int wake_fd = -1) {
   SocketRef s = FdTable::Get().Acquire(fd);
   if (!s) return POLLNVAL;
-  uint32_t mask;
-  {
-    MutexLock lock(s->stack().mu());
-    mask = s->udp().ReadinessLocked();
-  }
-  return static_cast<short>(mask & (static_cast<uint16_t>(events) | kAlways));
+  MutexLock lock(s->stack().mu());
+  auto revents = static_cast<short>(s->ReadinessLocked() & (static_cast<uint16_t>(events) | kAlways));
+  // Asked for POLLOUT and not writable: wake this thread's eventfd when it becomes so.
+  if (wake_fd >= 0 && (events & POLLOUT) && !(revents & POLLOUT)) s->AddWriteWaiterLocked(wake_fd);
+  return revents;
+}
+
+void StopWaitingForWrite(int fd, int wake_fd) {
+  SocketRef s = FdTable::Get().Acquire(fd);
+  if (!s) return;
+  MutexLock lock(s->stack().mu());
+  s->RemoveWriteWaiterLocked(wake_fd);
 }
 
 Instant DeadlineFrom(const timespec* t) {
@@ -55,15 +66,20 @@ int PPoll(pollfd* fds, nfds_t n, const timespec* timeout, const sigset_t* mask, 
     return FailWith(EINVAL);
   std::vector<pollfd> kernel(fds, fds + n);
   std::vector<bool> is_stack(n);
+  bool wants_write = false;
   for (nfds_t i = 0; i < n; ++i) {
     is_stack[i] = table.IsSocket(fds[i].fd);
     if (is_stack[i]) kernel[i].events = POLLIN;  // the token
+    wants_write |= is_stack[i] && (fds[i].events & POLLOUT);
   }
+  // Writability has its own channel: this thread's eventfd, as the last entry of the kernel poll.
+  int wake = wants_write ? ThreadWakeFd() : -1;
+  if (wake >= 0) kernel.push_back({wake, POLLIN, 0});
   Instant deadline = DeadlineFrom(timeout);
   for (;;) {
     int ready_stack = 0;
     for (nfds_t i = 0; i < n; ++i)
-      if (is_stack[i] && StackRevents(fds[i].fd, fds[i].events)) ++ready_stack;
+      if (is_stack[i] && StackRevents(fds[i].fd, fds[i].events, wake)) ++ready_stack;
     timespec wait{0, 0};
     const timespec* wait_ptr = &wait;
     if (ready_stack == 0) {
@@ -74,8 +90,18 @@ int PPoll(pollfd* fds, nfds_t n, const timespec* timeout, const sigset_t* mask, 
         wait = {left / kSecond, left % kSecond};
       }
     }
-    int rc = Real().ppoll(kernel.data(), n, wait_ptr, mask);
-    if (rc < 0) return -1;
+    int rc = Real().ppoll(kernel.data(), kernel.size(), wait_ptr, mask);
+    int err = errno;
+    if (wake >= 0) {
+      for (nfds_t i = 0; i < n; ++i)
+        if (is_stack[i] && (fds[i].events & POLLOUT)) StopWaitingForWrite(fds[i].fd, wake);
+      uint64_t drained;
+      if (kernel.back().revents & POLLIN) (void)!syscall(SYS_read, wake, &drained, sizeof drained);
+    }
+    if (rc < 0) {
+      errno = err;
+      return -1;
+    }
     int count = 0;
     for (nfds_t i = 0; i < n; ++i) {
       fds[i].revents = is_stack[i] ? StackRevents(fds[i].fd, fds[i].events) : kernel[i].revents;

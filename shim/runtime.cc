@@ -177,9 +177,27 @@ bool Runtime::SendToken(const sockaddr_un& addr, socklen_t len) const {
 }
 
 bool Runtime::IsLibraryFd(int fd) const {
+  // Library fds sit at or above the floor; anything below is the program's, with no lock taken.
+  if (fd < fd_floor_) return false;
+  std::lock_guard<std::mutex> lock(fds_mu_);
   for (int f : library_fds_)
     if (f == fd) return true;
   return false;
+}
+
+std::vector<int> Runtime::library_fds() const {
+  std::lock_guard<std::mutex> lock(fds_mu_);
+  return library_fds_;
+}
+
+void Runtime::AddLibraryFd(int fd) {
+  std::lock_guard<std::mutex> lock(fds_mu_);
+  library_fds_.push_back(fd);
+}
+
+void Runtime::ForgetLibraryFd(int fd) {
+  std::lock_guard<std::mutex> lock(fds_mu_);
+  std::erase(library_fds_, fd);
 }
 
 }  // namespace tapsock::shim

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -35,9 +36,12 @@ class Runtime {
   const sockaddr_un& waker_addr() const { return waker_addr_; }
   socklen_t waker_addr_len() const { return waker_addr_len_; }
 
-  // The library's own fds (TAP, ring, waker, capture) which the program may not close or replace.
+  // The library's own fds (TAP, ring, waker, capture, log, threads' wake fds), which the program
+  // may not close or replace. Thread-safe.
   bool IsLibraryFd(int fd) const;
-  const std::vector<int>& library_fds() const { return library_fds_; }
+  std::vector<int> library_fds() const;
+  void AddLibraryFd(int fd);
+  void ForgetLibraryFd(int fd);
   int fd_floor() const { return fd_floor_; }
 
  private:
@@ -55,6 +59,7 @@ class Runtime {
   int waker_fd_ = -1;
   sockaddr_un waker_addr_{};
   socklen_t waker_addr_len_ = 0;
+  mutable std::mutex fds_mu_;
   std::vector<int> library_fds_;
 };
 

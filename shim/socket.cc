@@ -12,7 +12,8 @@ namespace tapsock::shim {
 
 Stack& Socket::stack() { return rt_.stack(); }
 
-Socket* Socket::Create(Runtime& rt, int domain, int type, int protocol, int* fd) {
+Socket* Socket::Create(Runtime& rt, int domain, int type, int protocol, int* fd,
+                       tcp::TcpEndpoint* accepted) {
   int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
   int p = sys::Socket(AF_UNIX, SOCK_DGRAM | flags, 0);
   if (p < 0) return nullptr;  // EMFILE/ENFILE/ENOMEM from the kernel, as socket() would give
@@ -29,10 +30,16 @@ Socket* Socket::Create(Runtime& rt, int domain, int type, int protocol, int* fd)
     errno = err == EADDRINUSE ? ENFILE : err;
     return nullptr;
   }
-  s->udp_ = std::make_unique<UdpEndpoint>(rt.stack(), domain == AF_INET6);
   {
     MutexLock lock(rt.stack().mu());
-    s->udp_->SetObserver(s);
+    if (s->type_ == SOCK_STREAM) {
+      s->tcp_ = accepted ? accepted : rt.stack().tcp().NewEndpointLocked(domain == AF_INET6);
+      s->tcp_->SetObserver(s);
+      s->SyncTokensLocked(-1);  // an accepted connection may hold data already
+    } else {
+      s->udp_ = std::make_unique<UdpEndpoint>(rt.stack(), domain == AF_INET6);
+      s->udp_->SetObserver(s);
+    }
   }
   *fd = p;
   return s;
@@ -42,14 +49,34 @@ void Socket::Unref() {
   if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   {
     MutexLock lock(stack().mu());
-    udp_->CloseLocked();
+    stack().SetNowLocked(MonotonicNow());
+    if (tcp_) tcp_->CloseLocked();  // the protocol keeps it until the connection is done
+    else udp_->CloseLocked();
     stack().FlushLocked();
   }
   delete this;
 }
 
+void Socket::AddWriteWaiterLocked(int wake_fd) {
+  for (int w : write_waiters_)
+    if (w == wake_fd) return;
+  write_waiters_.push_back(wake_fd);
+}
+
+void Socket::RemoveWriteWaiterLocked(int wake_fd) {
+  std::erase(write_waiters_, wake_fd);
+}
+
 void Socket::SyncTokensLocked(int fd) {
-  bool ready = udp_->ReadinessLocked() & (kReadable | kError | POLLHUP);
+  uint32_t mask = ReadinessLocked();
+  if (!write_waiters_.empty() && (mask & (POLLOUT | POLLERR | POLLHUP))) {
+    for (int w : write_waiters_) {
+      uint64_t one = 1;
+      (void)!syscall(SYS_write, w, &one, sizeof one);
+    }
+    write_waiters_.clear();
+  }
+  bool ready = mask & (kReadable | kError | POLLHUP);
   if (ready && tokens_ == 0) {
     if (rt_.SendToken(placeholder_addr_, placeholder_addr_len_)) ++tokens_;
     return;

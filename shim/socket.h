@@ -21,8 +21,10 @@
 
 #include <atomic>
 #include <memory>
+#include <vector>
 
 #include "stack/stack.h"
+#include "stack/transport/tcp/tcp_endpoint.h"
 #include "stack/transport/udp_endpoint.h"
 
 namespace tapsock::shim {
@@ -42,8 +44,11 @@ struct SocketOptions {
 class Socket final : public EndpointObserver {
  public:
   // Makes the placeholder and the endpoint; returns the placeholder fd (the program's fd) in *fd.
-  // On failure returns nullptr with errno set, having released everything it took.
-  static Socket* Create(Runtime& rt, int domain, int type, int protocol, int* fd);
+  // `type` carries SOCK_NONBLOCK/SOCK_CLOEXEC for the placeholder. `accepted` is a connection
+  // from a listener's queue (TCP), else a new endpoint is made. On failure returns nullptr with
+  // errno set, having released everything it took.
+  static Socket* Create(Runtime& rt, int domain, int type, int protocol, int* fd,
+                        tcp::TcpEndpoint* accepted = nullptr);
 
   void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
   void Unref();
@@ -53,8 +58,24 @@ class Socket final : public EndpointObserver {
   int protocol() const { return protocol_; }
   Runtime& runtime() { return rt_; }
   Stack& stack();
+  bool is_tcp() const { return tcp_ != nullptr; }
   UdpEndpoint& udp() { return *udp_; }
+  tcp::TcpEndpoint& tcp() { return *tcp_; }
   SocketOptions& opts() { return opts_; }
+  // What both kinds of endpoint answer, so callers need not ask which one this is.
+  EndpointOptions& endpoint_options() { return tcp_ ? tcp_->options() : udp_->options(); }
+  uint32_t ReadinessLocked() const { return tcp_ ? tcp_->ReadinessLocked() : udp_->ReadinessLocked(); }
+  Error TakeErrorLocked() { return tcp_ ? tcp_->TakeErrorLocked() : udp_->TakeErrorLocked(); }
+  FullAddress LocalAddressLocked() const { return tcp_ ? tcp_->LocalAddressLocked() : udp_->LocalAddressLocked(); }
+  Result<FullAddress> PeerAddressLocked() const {
+    return tcp_ ? tcp_->PeerAddressLocked() : udp_->PeerAddressLocked();
+  }
+  Status BindLocked(const FullAddress& a) { return tcp_ ? tcp_->BindLocked(a) : udp_->BindLocked(a); }
+  bool BoundLocked() const { return tcp_ ? tcp_->bound() : udp_->bound(); }
+  // A thread is about to sleep until the socket is writable (or fails): its wake fd (an eventfd)
+  // is signalled, once, when that happens.
+  void AddWriteWaiterLocked(int wake_fd);
+  void RemoveWriteWaiterLocked(int wake_fd);
 
   // The stack calls this when readiness may have changed: adds a token if one is due.
   void OnReadinessChangedLocked() override { SyncTokensLocked(-1); }
@@ -75,6 +96,8 @@ class Socket final : public EndpointObserver {
   const int domain_, type_, protocol_;
   std::atomic<int> refs_{1};
   std::unique_ptr<UdpEndpoint> udp_;
+  tcp::TcpEndpoint* tcp_ = nullptr;  // owned by the stack's TcpProtocol; closed when we let go
+  std::vector<int> write_waiters_;   // wake fds of threads waiting for POLLOUT
   SocketOptions opts_;
   sockaddr_un placeholder_addr_{};
   socklen_t placeholder_addr_len_ = 0;

@@ -5,6 +5,8 @@
 #include <sys/ioctl.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <string_view>
 
 #include "shim/calls.h"
 #include "shim/errno_map.h"
@@ -14,15 +16,50 @@
 #include "shim/runtime.h"
 #include "shim/sockaddr.h"
 #include "shim/user_memory.h"
+#include "shim/wait.h"
 
 namespace tapsock::shim {
 
+namespace {
+
+// TAPSOCK_TCP=kernel leaves stream sockets on the kernel (an escape hatch while TCP matures).
+bool TcpOnStack() {
+  static const bool on = [] {
+    const char* v = getenv("TAPSOCK_TCP");
+    return !(v && std::string_view(v) == "kernel");
+  }();
+  return on;
+}
+
+// Waits for a connect in progress to finish; 0 when connected, else -1 with errno.
+int WaitConnected(Socket& s, int fd) {
+  for (;;) {
+    {
+      StackOp op(s.stack());
+      tcp::State st = s.tcp().state();
+      if (st != tcp::State::kSynSent && st != tcp::State::kSynReceived) {
+        if (Error e = s.TakeErrorLocked(); e != Error::kOk) {
+          s.SyncTokensLocked(fd);
+          return Fail(e);
+        }
+        return st == tcp::State::kClosed ? FailWith(ECONNREFUSED) : 0;
+      }
+      s.SyncTokensLocked(fd);
+    }
+    // inet_wait_for_connect sleeps for SO_SNDTIMEO; a timeout leaves the connect in progress.
+    if (WaitForToken(s, fd, WaitFor::kWrite) < 0) return errno == EAGAIN ? FailWith(EINPROGRESS) : -1;
+  }
+}
+
+}  // namespace
+
 int OpenSocket(int domain, int type, int protocol) {
   int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
-  // The stack serves UDP; TCP arrives with the next issue and, until then, stays on the kernel,
-  // like raw and ping sockets. Linux's own checks for bad flags and protocols run first.
+  // The stack serves UDP and TCP; raw and ping sockets stay on the kernel for now. Linux's own
+  // checks for bad flags and protocols run first (the kernel answers for what we pass on).
   bool udp = base == SOCK_DGRAM && (protocol == 0 || protocol == IPPROTO_UDP);
-  if (!udp) {
+  bool tcp = base == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP) && TcpOnStack();
+  if (!udp && !tcp) {
     if (base == SOCK_DGRAM && protocol == IPPROTO_TCP) return FailWith(EPROTONOSUPPORT);
     int fd = Real().socket(domain, type, protocol);
     if (fd >= 0) {
@@ -42,7 +79,7 @@ int OpenSocket(int domain, int type, int protocol) {
     return FailWith(EMFILE);
   }
   FdTable::Get().Install(fd, s);
-  TS_LOG_DEBUG("fd {}: stack UDP socket (domain {})", fd, domain);
+  TS_LOG_DEBUG("fd {}: stack {} socket (domain {})", fd, tcp ? "TCP" : "UDP", domain);
   return fd;
 }
 
@@ -50,11 +87,11 @@ int Bind(int fd, const sockaddr* addr, socklen_t len) {
   SocketRef s = FdTable::Get().Acquire(fd);
   if (!s) return Real().bind(fd, addr, len);
   int err;
-  auto pa = ParseSockaddr(s->domain(), s->udp().options().v6_only, AddrUse::kBind, addr, len, &err);
+  auto pa = ParseSockaddr(s->domain(), s->endpoint_options().v6_only, AddrUse::kBind, addr, len, &err);
   if (!pa.ok()) return FailWith(err);
   if (pa.value().addr.port != 0 && pa.value().addr.port < 1024 && geteuid() != 0) return FailWith(EACCES);
   StackOp op(s->stack());
-  if (Status st = s->udp().BindLocked(pa.value().addr); !st.ok()) return Fail(st.error());
+  if (Status st = s->BindLocked(pa.value().addr); !st.ok()) return Fail(st.error());
   return 0;
 }
 
@@ -62,16 +99,32 @@ int Connect(int fd, const sockaddr* addr, socklen_t len) {
   SocketRef s = FdTable::Get().Acquire(fd);
   if (!s) return Real().connect(fd, addr, len);
   int err;
-  auto pa = ParseSockaddr(s->domain(), s->udp().options().v6_only, AddrUse::kConnect, addr, len, &err);
+  auto pa = ParseSockaddr(s->domain(), s->endpoint_options().v6_only, AddrUse::kConnect, addr, len, &err);
   if (!pa.ok()) return FailWith(err);
+  if (s->is_tcp()) {
+    Status st;
+    {
+      StackOp op(s->stack());
+      st = pa.value().unspec ? Status(Error::kInvalidArgument) : s->tcp().ConnectLocked(pa.value().addr);
+      s->SyncTokensLocked(fd);
+    }
+    if (st.error() != Error::kInProgress) return st.ok() ? 0 : Fail(st.error());
+    if (IsNonBlocking(fd)) return FailWith(EINPROGRESS);
+    return WaitConnected(*s, fd);
+  }
   StackOp op(s->stack());
   Status st = pa.value().unspec ? s->udp().DisconnectLocked() : s->udp().ConnectLocked(pa.value().addr);
   return st.ok() ? 0 : Fail(st.error());
 }
 
 int Listen(int fd, int backlog) {
-  if (!FdTable::Get().IsSocket(fd)) return Real().listen(fd, backlog);
-  return FailWith(EOPNOTSUPP);  // datagram sockets do not listen
+  SocketRef s = FdTable::Get().Acquire(fd);
+  if (!s) return Real().listen(fd, backlog);
+  if (!s->is_tcp()) return FailWith(EOPNOTSUPP);  // datagram sockets do not listen
+  StackOp op(s->stack());
+  Status st = s->tcp().ListenLocked(backlog);
+  s->SyncTokensLocked(fd);
+  return st.ok() ? 0 : Fail(st.error());
 }
 
 int Accept(int fd, sockaddr* addr, socklen_t* len, int flags) {
@@ -80,7 +133,45 @@ int Accept(int fd, sockaddr* addr, socklen_t* len, int flags) {
     return AfterFdCreated(nfd);
   }
   if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) return FailWith(EINVAL);
-  return FailWith(EOPNOTSUPP);
+  SocketRef s = FdTable::Get().Acquire(fd);
+  if (!s) return FailWith(EBADF);
+  if (!s->is_tcp()) return FailWith(EOPNOTSUPP);
+  tcp::TcpEndpoint* child = nullptr;
+  for (;;) {
+    {
+      StackOp op(s->stack());
+      auto r = s->tcp().AcceptLocked();
+      s->SyncTokensLocked(fd);
+      if (r.ok()) {
+        child = r.value();
+        break;
+      }
+      if (r.error() != Error::kWouldBlock) return Fail(r.error());
+    }
+    if (WaitForToken(*s, fd, WaitFor::kRead) < 0) return -1;
+  }
+  int nfd;
+  Socket* ns = Socket::Create(s->runtime(), s->domain(), SOCK_STREAM | flags, s->protocol(), &nfd, child);
+  if (!ns) {  // no fd for it: the connection is dropped, as when the kernel runs out
+    int err = errno;
+    StackOp op(s->stack());
+    child->CloseLocked();
+    return FailWith(err);
+  }
+  FdTable::Get().Install(nfd, ns);
+  if (addr) {
+    FullAddress peer;
+    {
+      StackOp op(s->stack());
+      auto p = child->PeerAddressLocked();
+      if (p.ok()) peer = p.value();
+    }
+    if (int err = WriteSockaddr(s->domain(), peer, addr, len)) {
+      Close(nfd);
+      return FailWith(err);
+    }
+  }
+  return nfd;
 }
 
 int Shutdown(int fd, int how) {
@@ -88,6 +179,11 @@ int Shutdown(int fd, int how) {
   if (!s) return Real().shutdown(fd, how);
   if (how < SHUT_RD || how > SHUT_RDWR) return FailWith(EINVAL);
   StackOp op(s->stack());
+  if (s->is_tcp()) {
+    Status st = s->tcp().ShutdownLocked(how);
+    s->SyncTokensLocked(fd);
+    return st.ok() ? 0 : Fail(st.error());
+  }
   // inet_shutdown: an unconnected datagram socket reports ENOTCONN.
   return s->udp().connected() ? 0 : FailWith(ENOTCONN);
 }
@@ -98,7 +194,7 @@ int GetSockName(int fd, sockaddr* addr, socklen_t* len) {
   FullAddress a;
   {
     StackOp op(s->stack());
-    a = s->udp().LocalAddressLocked();
+    a = s->LocalAddressLocked();
   }
   if (int err = WriteSockaddr(s->domain(), a, addr, len)) return FailWith(err);
   return 0;
@@ -110,7 +206,7 @@ int GetPeerName(int fd, sockaddr* addr, socklen_t* len) {
   Result<FullAddress> peer = Error::kNotConnected;
   {
     StackOp op(s->stack());
-    peer = s->udp().PeerAddressLocked();
+    peer = s->PeerAddressLocked();
   }
   if (!peer.ok()) return Fail(peer.error());
   if (int err = WriteSockaddr(s->domain(), peer.value(), addr, len)) return FailWith(err);
@@ -122,12 +218,24 @@ int Ioctl(int fd, unsigned long request, void* arg) {
   if (!s) return Real().ioctl(fd, request, arg);
   int value;
   switch (request) {
-    case FIONREAD: {  // == TIOCINQ == SIOCINQ: the next datagram's size
+    case FIONREAD: {  // == TIOCINQ == SIOCINQ: bytes to read (UDP: the next datagram's size)
       StackOp op(s->stack());
-      value = static_cast<int>(s->udp().NextDatagramSizeLocked());
+      if (s->is_tcp() && s->tcp().listening()) return FailWith(EINVAL);
+      value = static_cast<int>(s->is_tcp() ? s->tcp().ReadableBytesLocked() : s->udp().NextDatagramSizeLocked());
       break;
     }
-    case TIOCOUTQ:  // datagrams leave at once: nothing waits in a send queue
+    case TIOCOUTQ: {  // == SIOCOUTQ: unacknowledged bytes (datagrams leave at once)
+      StackOp op(s->stack());
+      if (s->is_tcp() && s->tcp().listening()) return FailWith(EINVAL);
+      value = s->is_tcp() ? static_cast<int>(s->tcp().UnsentOrUnackedBytesLocked()) : 0;
+      break;
+    }
+    case SIOCOUTQNSD: {  // unsent bytes
+      StackOp op(s->stack());
+      value = s->is_tcp() ? static_cast<int>(s->tcp().UnsentBytesLocked()) : 0;
+      break;
+    }
+    case SIOCATMARK:  // urgent data arrives with MSG_OOB support: never at the mark
       value = 0;
       break;
     default:

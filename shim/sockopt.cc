@@ -7,6 +7,7 @@
 // kernel for a same-sized int first, so pointer and length checks are the kernel's too.
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <netinet/udp.h>
 
 #include <algorithm>
@@ -17,54 +18,13 @@
 #include "shim/errno_map.h"
 #include "shim/fd_table.h"
 #include "shim/libc.h"
+#include "shim/sockopt_tcp.h"
+#include "shim/sockopt_util.h"
 #include "shim/user_memory.h"
 
 namespace tapsock::shim {
 
 namespace {
-
-// sock_getsockopt for an int: truncated to the caller's length, which is set to what was written.
-int PutInt(int value, void* val, socklen_t* len) {
-  if (BadPointer(len)) return FailWith(EFAULT);
-  int n = static_cast<int>(*len);
-  if (n < 0) return FailWith(EINVAL);
-  n = std::min<int>(n, sizeof(int));
-  if (BadBuffer(val, n)) return FailWith(EFAULT);
-  if (n > 0) std::memcpy(val, &value, n);  // a zero length may come with a null pointer
-  *len = n;
-  return 0;
-}
-
-// do_ip_getsockopt for an int: a caller with room for less than an int gets one byte when the
-// value fits in one.
-int PutIpInt(int value, void* val, socklen_t* len) {
-  if (BadPointer(len)) return FailWith(EFAULT);
-  int n = static_cast<int>(*len);
-  if (n < 0) return FailWith(EINVAL);
-  if (n > 0 && n < static_cast<int>(sizeof(int)) && value >= 0 && value <= 255) {
-    if (BadPointer(val)) return FailWith(EFAULT);
-    *static_cast<unsigned char*>(val) = static_cast<unsigned char>(value);
-    *len = 1;
-    return 0;
-  }
-  return PutInt(value, val, len);
-}
-
-// sock_setsockopt reads a whole int; do_ip_setsockopt also takes a single byte.
-int GetInt(const void* val, socklen_t len, bool allow_char, int* out) {
-  if (static_cast<int>(len) < 0) return EINVAL;
-  if (len >= sizeof(int)) {
-    if (BadPointer(val)) return EFAULT;
-    std::memcpy(out, val, sizeof(int));
-    return 0;
-  }
-  if (allow_char && len >= 1) {
-    if (BadPointer(val)) return EFAULT;
-    *out = *static_cast<const unsigned char*>(val);
-    return 0;
-  }
-  return EINVAL;
-}
 
 // Reads an int option back from the placeholder after the kernel accepted a new value.
 int KernelInt(int fd, int name) {
@@ -74,8 +34,32 @@ int KernelInt(int fd, int name) {
   return v;
 }
 
+// SOL_SOCKET options that change TCP's behaviour, read back from the placeholder that holds them.
+void MirrorTcpSocketOption(Socket& s, int fd, int name) {
+  tcp::TcpOptions& t = s.tcp().tcp_options();
+  switch (name) {
+    case SO_KEEPALIVE:
+      t.keepalive = KernelInt(fd, SO_KEEPALIVE);
+      break;
+    case SO_OOBINLINE:
+      t.oobinline = KernelInt(fd, SO_OOBINLINE);
+      break;
+    case SO_LINGER: {
+      linger l{};
+      socklen_t len = sizeof l;
+      Real().getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &len);
+      t.linger = l.l_onoff;
+      t.linger_s = l.l_linger;
+      break;
+    }
+    case SO_SNDBUF: case SO_SNDBUFFORCE: t.sndbuf_locked = true; break;  // no more autotuning
+    case SO_RCVBUF: case SO_RCVBUFFORCE: t.rcvbuf_locked = true; break;
+    default: break;
+  }
+}
+
 int SetSocketLevel(Socket& s, int fd, int name, const void* val, socklen_t len) {
-  EndpointOptions& eo = s.udp().options();
+  EndpointOptions& eo = s.endpoint_options();
   int v;
   switch (name) {
     case SO_REUSEPORT: {  // Linux 6.x refuses it on AF_UNIX, so the placeholder cannot hold it
@@ -116,6 +100,7 @@ int SetSocketLevel(Socket& s, int fd, int name, const void* val, socklen_t len) 
     case SO_TIMESTAMPNS_OLD: s.opts().timestamp_ns = KernelInt(fd, SO_TIMESTAMPNS_OLD); break;
     default: break;
   }
+  if (s.is_tcp()) MirrorTcpSocketOption(s, fd, name);
   return 0;
 }
 
@@ -124,24 +109,28 @@ int GetSocketLevel(Socket& s, int fd, int name, void* val, socklen_t* len) {
   switch (name) {
     case SO_TYPE: v = s.type(); break;
     case SO_DOMAIN: v = s.domain(); break;
-    case SO_PROTOCOL: v = IPPROTO_UDP; break;
-    case SO_ACCEPTCONN: v = 0; break;
+    case SO_PROTOCOL: v = s.is_tcp() ? IPPROTO_TCP : IPPROTO_UDP; break;
+    case SO_ACCEPTCONN: {
+      StackOp op(s.stack());
+      v = s.is_tcp() && s.tcp().listening();
+      break;
+    }
     case SO_ERROR: {
       StackOp op(s.stack());
-      v = ToErrno(s.udp().TakeErrorLocked());
+      v = ToErrno(s.TakeErrorLocked());
       s.SyncTokensLocked(fd);
       break;
     }
     case SO_REUSEPORT: {
       StackOp op(s.stack());
-      v = s.udp().options().reuse_port;
+      v = s.endpoint_options().reuse_port;
       break;
     }
     case SO_BINDTODEVICE: {
       std::string name_str;
       {
         StackOp op(s.stack());
-        if (Nic* nic = s.stack().FindNic(s.udp().options().bound_device); nic && s.udp().options().bound_device)
+        if (Nic* nic = s.stack().FindNic(s.endpoint_options().bound_device); nic && s.endpoint_options().bound_device)
           name_str = nic->name();
       }
       if (BadPointer(len)) return FailWith(EFAULT);
@@ -165,7 +154,7 @@ int GetSocketLevel(Socket& s, int fd, int name, void* val, socklen_t* len) {
 
 int SetIpLevel(Socket& s, int name, const void* val, socklen_t len) {
   int v;
-  EndpointOptions& eo = s.udp().options();
+  EndpointOptions& eo = s.endpoint_options();
   SocketOptions& so = s.opts();
   switch (name) {
     case IP_TTL: case IP_TOS: case IP_MULTICAST_TTL: case IP_PKTINFO: case IP_RECVTTL:
@@ -200,7 +189,7 @@ int GetIpLevel(Socket& s, int name, void* val, socklen_t* len) {
   int v;
   {
     StackOp op(s.stack());
-    const EndpointOptions& eo = s.udp().options();
+    const EndpointOptions& eo = s.endpoint_options();
     const SocketOptions& so = s.opts();
     switch (name) {
       case IP_TTL: v = eo.ttl < 0 ? kDefaultTtl : eo.ttl; break;
@@ -222,8 +211,8 @@ int SetIpv6Level(Socket& s, int name, const void* val, socklen_t len) {
   int v;
   if (int err = GetInt(val, len, false, &v)) return FailWith(err);
   StackOp op(s.stack());
-  if (s.udp().bound()) return FailWith(EINVAL);  // fixed once the socket has a port
-  s.udp().options().v6_only = v != 0;
+  if (s.BoundLocked()) return FailWith(EINVAL);  // fixed once the socket has a port
+  s.endpoint_options().v6_only = v != 0;
   return 0;
 }
 
@@ -232,7 +221,7 @@ int GetIpv6Level(Socket& s, int name, void* val, socklen_t* len) {
   int v;
   {
     StackOp op(s.stack());
-    v = s.udp().options().v6_only;
+    v = s.endpoint_options().v6_only;
   }
   return PutInt(v, val, len);
 }
@@ -249,6 +238,9 @@ int SetSockOpt(int fd, int level, int name, const void* val, socklen_t len) {
     case SOL_IPV6:
       if (s->domain() != AF_INET6) return FailWith(ENOPROTOOPT);
       return SetIpv6Level(*s, name, val, len);
+    case SOL_TCP:
+      if (!s->is_tcp()) return FailWith(ENOPROTOOPT);
+      return SetTcpLevel(*s, name, val, len);
     default: return FailWith(ENOPROTOOPT);  // SOL_UDP options arrive with UDP corking and GSO
   }
 }
@@ -262,6 +254,9 @@ int GetSockOpt(int fd, int level, int name, void* val, socklen_t* len) {
     case SOL_IPV6:
       if (s->domain() != AF_INET6) return FailWith(EOPNOTSUPP);
       return GetIpv6Level(*s, name, val, len);
+    case SOL_TCP:
+      if (s->is_tcp()) return GetTcpLevel(*s, name, val, len);
+      return FailWith(s->domain() == AF_INET ? EOPNOTSUPP : ENOPROTOOPT);
     default:  // ip_getsockopt says EOPNOTSUPP, ipv6_getsockopt ENOPROTOOPT
       return FailWith(s->domain() == AF_INET ? EOPNOTSUPP : ENOPROTOOPT);
   }

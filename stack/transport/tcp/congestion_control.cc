@@ -91,6 +91,8 @@ std::unique_ptr<CongestionControl> MakeCongestionControl(std::string_view name) 
   return nullptr;
 }
 
-std::span<const char* const> AvailableCongestionControls() { return kNames; }
+std::span<const char* const> AvailableCongestionControls() {
+  return kNames;
+}
 
 }  // namespace tapsock::tcp

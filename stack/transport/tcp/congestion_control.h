@@ -40,7 +40,7 @@ struct CongestionState {
 
 class CongestionControl {
  public:
-  static constexpr uint32_t kInitialWindowSegments = 10;   // RFC 6928, Linux's TCP_INIT_CWND
+  static constexpr uint32_t kInitialWindowSegments = 10;     // RFC 6928, Linux's TCP_INIT_CWND
   static constexpr uint32_t kInfiniteSsthresh = 0x7fffffff;  // Linux's TCP_INFINITE_SSTHRESH
   static constexpr uint32_t kMaxCwnd = kInfiniteSsthresh;
   static constexpr uint32_t kAbcLimitSegments = 2;  // RFC 3465 2.3: L = 2*SMSS in slow start

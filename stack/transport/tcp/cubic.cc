@@ -166,6 +166,8 @@ class Cubic final : public CongestionControl {
 
 }  // namespace
 
-std::unique_ptr<CongestionControl> MakeCubic() { return std::make_unique<Cubic>(); }
+std::unique_ptr<CongestionControl> MakeCubic() {
+  return std::make_unique<Cubic>();
+}
 
 }  // namespace tapsock::tcp

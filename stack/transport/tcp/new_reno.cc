@@ -65,6 +65,8 @@ class NewReno final : public CongestionControl {
 
 }  // namespace
 
-std::unique_ptr<CongestionControl> MakeNewReno() { return std::make_unique<NewReno>(); }
+std::unique_ptr<CongestionControl> MakeNewReno() {
+  return std::make_unique<NewReno>();
+}
 
 }  // namespace tapsock::tcp

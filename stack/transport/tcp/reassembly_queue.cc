@@ -10,22 +10,30 @@ namespace {
 
 // Wrap-aware comparisons ((int32_t)(a - b) < 0, as Linux's before()); private until the queue's API
 // moves to SeqNum.
-constexpr bool Before(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) < 0; }
-constexpr bool BeforeEq(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) <= 0; }
+constexpr bool Before(uint32_t a, uint32_t b) {
+  return static_cast<int32_t>(a - b) < 0;
+}
+constexpr bool BeforeEq(uint32_t a, uint32_t b) {
+  return static_cast<int32_t>(a - b) <= 0;
+}
 
 // RFC 7323 2.3: a window never exceeds 2^30, so no two bytes a peer may legitimately have in flight
 // are further apart. Keeping the queue inside that span keeps the modular order a total order.
 constexpr int64_t kMaxSpan = int64_t{1} << 30;
 
 // What a buffer costs the pool, whatever it holds.
-size_t TrueSize(const PacketBuffer* p) { return p->capacity; }
+size_t TrueSize(const PacketBuffer* p) {
+  return p->capacity;
+}
 
 }  // namespace
 
 ReassemblyQueue::ReassemblyQueue(PacketPool& pool, size_t max_bytes)
     : pool_(pool), max_bytes_(max_bytes) {}
 
-ReassemblyQueue::~ReassemblyQueue() { Clear(); }
+ReassemblyQueue::~ReassemblyQueue() {
+  Clear();
+}
 
 void ReassemblyQueue::Clear() {
   for (const Node& n : nodes_) pool_.Free(n.buf);
@@ -129,7 +137,8 @@ bool ReassemblyQueue::Insert(uint32_t seq, PacketBuffer* p) {
     std::memcpy(p->data() + (nodes_[j].seq - seq), nodes_[j].buf->data(), nodes_[j].len);
     pool_.Free(nodes_[j].buf);
   }
-  nodes_.erase(nodes_.begin() + static_cast<ptrdiff_t>(i), nodes_.begin() + static_cast<ptrdiff_t>(k));
+  nodes_.erase(nodes_.begin() + static_cast<ptrdiff_t>(i),
+               nodes_.begin() + static_cast<ptrdiff_t>(k));
   bytes_ -= freed;
   p->Trim(len);
 

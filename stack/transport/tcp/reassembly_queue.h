@@ -1,7 +1,7 @@
 // The out-of-order receive queue. RFC 9293 3.10.7.4 step 7 lets a receiver keep segments that
 // arrive beyond RCV.NXT; input hands their payload here, and after every in-order arrival it pops
-// whatever became contiguous onto the socket's receive queue. The queue is also where the receiver's
-// SACK blocks (RFC 2018) come from.
+// whatever became contiguous onto the socket's receive queue. The queue is also where the
+// receiver's SACK blocks (RFC 2018) come from.
 //
 //   rcv_nxt          queued (sorted, non-overlapping, adjacent small ones coalesced)
 //   |  hole  | [seq,len,buf] [seq,len,buf] |  hole  | [seq,len,buf] ...
@@ -93,7 +93,7 @@ class ReassemblyQueue {
   PacketPool& pool_;
   const size_t max_bytes_;
   size_t bytes_ = 0;
-  std::vector<Node> nodes_;  // sorted by seq; reserved on first use, never shrunk
+  std::vector<Node> nodes_;              // sorted by seq; reserved on first use, never shrunk
   uint32_t recent_[kRecentRanges] = {};  // seqs of recent arrivals, newest first, distinct ranges
   size_t recent_count_ = 0;
 };

@@ -5,9 +5,9 @@
 //
 // Karn's rule (RFC 6298 3) is the caller's job: never Sample() an RTT from a segment that was
 // retransmitted, because its ACK is ambiguous. With timestamps (RFC 7323 4.1) every echoed TSecr
-// gives a valid sample, retransmitted or not. On a retransmission timeout the caller calls Backoff()
-// (RFC 6298 5.5); the backed-off RTO stays until the next valid sample (Karn's algorithm, and
-// Linux's tcp_ack_update_rtt).
+// gives a valid sample, retransmitted or not. On a retransmission timeout the caller calls
+// Backoff() (RFC 6298 5.5); the backed-off RTO stays until the next valid sample (Karn's algorithm,
+// and Linux's tcp_ack_update_rtt).
 //
 // Deviations from RFC 6298, both Linux's: the minimum RTO is 200 ms (TCP_RTO_MIN), not the RFC's
 // 1 s (2.4), because a 1 s floor makes every tail loss on a LAN cost a second; and the maximum is
@@ -26,9 +26,9 @@ namespace tapsock::tcp {
 
 class RttEstimator {
  public:
-  static constexpr int64_t kInitialRto = 1 * kSecond;       // RFC 6298 2.1, Linux TCP_TIMEOUT_INIT
-  static constexpr int64_t kMinRto = 200 * kMillisecond;    // Linux TCP_RTO_MIN (RFC 6298: 1 s)
-  static constexpr int64_t kMaxRto = 120 * kSecond;         // Linux TCP_RTO_MAX
+  static constexpr int64_t kInitialRto = 1 * kSecond;        // RFC 6298 2.1, Linux TCP_TIMEOUT_INIT
+  static constexpr int64_t kMinRto = 200 * kMillisecond;     // Linux TCP_RTO_MIN (RFC 6298: 1 s)
+  static constexpr int64_t kMaxRto = 120 * kSecond;          // Linux TCP_RTO_MAX
   static constexpr int64_t kGranularity = 1 * kMillisecond;  // G: our timers' resolution
   // RFC 6298 5.7: when the SYN or SYN-ACK was retransmitted and no RTT was sampled, data
   // transmission starts with a 3 s RTO (Linux's TCP_TIMEOUT_FALLBACK).

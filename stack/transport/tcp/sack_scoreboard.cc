@@ -9,8 +9,12 @@ namespace {
 
 // Wrap-aware comparisons ((int32_t)(a - b) < 0, as Linux's before()); private until the
 // scoreboard's API moves to SeqNum.
-constexpr bool Before(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) < 0; }
-constexpr bool BeforeEq(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) <= 0; }
+constexpr bool Before(uint32_t a, uint32_t b) {
+  return static_cast<int32_t>(a - b) < 0;
+}
+constexpr bool BeforeEq(uint32_t a, uint32_t b) {
+  return static_cast<int32_t>(a - b) <= 0;
+}
 constexpr uint32_t Clamp(uint32_t x, uint32_t lo, uint32_t hi) {
   return Before(x, lo) ? lo : Before(hi, x) ? hi : x;
 }
@@ -88,16 +92,16 @@ bool SackScoreboard::Update(uint32_t snd_una, uint32_t snd_nxt,
   bool dsack = false;
   if (!blocks.empty() && Before(blocks[0].first, blocks[0].second)) {
     const auto [s0, e0] = blocks[0];
-    dsack = Before(s0, snd_una) ||
-            (blocks.size() > 1 && Before(blocks[1].first, blocks[1].second) &&
-             BeforeEq(blocks[1].first, s0) && BeforeEq(e0, blocks[1].second));
+    dsack =
+        Before(s0, snd_una) || (blocks.size() > 1 && Before(blocks[1].first, blocks[1].second) &&
+                                BeforeEq(blocks[1].first, s0) && BeforeEq(e0, blocks[1].second));
   }
   for (size_t k = dsack ? 1 : 0; k < blocks.size(); ++k) {
     uint32_t start = blocks[k].first;
     const uint32_t end = blocks[k].second;
-    if (!Before(start, end)) continue;     // empty, inverted, or 2^31 long: malformed
-    if (Before(snd_nxt, end)) continue;   // SACKs bytes never sent (Linux tcp_is_sackblock_valid)
-    if (BeforeEq(end, una_)) continue;    // all acknowledged already: stale
+    if (!Before(start, end)) continue;   // empty, inverted, or 2^31 long: malformed
+    if (Before(snd_nxt, end)) continue;  // SACKs bytes never sent (Linux tcp_is_sackblock_valid)
+    if (BeforeEq(end, una_)) continue;   // all acknowledged already: stale
     if (Before(start, una_)) start = una_;
     Add(start, end);
   }

@@ -1,8 +1,8 @@
 // The sender's SACK scoreboard (RFC 6675 2, 4): which bytes above SND.UNA the peer reports holding
 // (RFC 2018), so that loss recovery retransmits only the holes and counts what is really in flight.
 // ACK processing feeds it the SACK blocks of every ACK; the recovery code asks IsLost, Pipe and
-// NextLostSegment, and the retransmit queue itself stays in the send buffer (RFC 2018 8: SACKed data
-// may still be reneged, so nothing is freed before the cumulative ACK).
+// NextLostSegment, and the retransmit queue itself stays in the send buffer (RFC 2018 8: SACKed
+// data may still be reneged, so nothing is freed before the cumulative ACK).
 //
 //   snd_una                                                             snd_nxt
 //   | hole |==SACKed==| hole |==SACKed==|==SACKed==|   not SACKed yet    |

@@ -326,6 +326,35 @@ size_t TcpEndpoint::UnsentBytesLocked() const {
 
 uint32_t TcpEndpoint::rcv_space() const { return static_cast<uint32_t>(RcvLimit() - std::min(RcvLimit(), rcv_bytes_)); }
 
+TcpInfo TcpEndpoint::InfoLocked() const {
+  TcpInfo i;
+  i.state = state_;
+  i.retransmits = static_cast<uint8_t>(std::min<uint32_t>(retransmits_, 255));
+  i.backoff = static_cast<uint8_t>(rtt_.backoffs());
+  i.options = (ts_ok_ ? 1 : 0) | (sack_ok_ ? 2 : 0) | (ws_ok_ ? 4 : 0);  // TCPI_OPT_*
+  i.snd_wscale = snd_wscale_;
+  i.rcv_wscale = rcv_wscale_;
+  i.in_recovery = in_recovery_;
+  i.rto_us = static_cast<uint32_t>(rtt_.Rto() / 1000);
+  i.ato_us = 40000;
+  i.snd_mss = mss_;
+  i.rcv_mss = adv_mss_;
+  i.advmss = adv_mss_;
+  i.unacked = mss_ ? static_cast<uint32_t>((static_cast<uint32_t>(snd_max_ - snd_una_) + mss_ - 1) / mss_) : 0;
+  i.rtt_us = static_cast<uint32_t>(rtt_.srtt() / 1000);
+  i.rttvar_us = static_cast<uint32_t>(rtt_.rttvar() / 1000);
+  i.snd_ssthresh = cc_ && mss_ ? cc_->ssthresh() / mss_ : 0;
+  i.snd_cwnd = cc_ && mss_ ? cc_->cwnd() / mss_ : 0;
+  i.rcv_space = rcv_space();
+  i.total_retrans = total_retrans_;
+  i.snd_wnd = snd_wnd_;
+  i.bytes_acked = bytes_acked_;
+  i.bytes_received = bytes_received_;
+  i.segs_out = segs_out_;
+  i.segs_in = segs_in_;
+  return i;
+}
+
 Status TcpEndpoint::SetCongestionControlLocked(std::string_view name) {
   auto cc = MakeCongestionControl(name);
   if (!cc) return Error::kNotFound;

@@ -51,6 +51,7 @@ struct TcpOptions {
   int linger_s = 0;
   bool oobinline = false;   // SO_OOBINLINE
   int syn_retries = 6;      // TCP_SYNCNT (net.ipv4.tcp_syn_retries)
+  int user_timeout_ms = 0;  // TCP_USER_TIMEOUT (stored; the RTO give-up uses tcp_retries2)
   // SO_SNDBUF/SO_RCVBUF set by the program turn off buffer autotuning, as in Linux.
   bool sndbuf_locked = false;
   bool rcvbuf_locked = false;
@@ -61,6 +62,16 @@ constexpr int kDefaultSndBuf = 16384;
 constexpr int kDefaultRcvBuf = 131072;
 constexpr size_t kMaxAutoSndBuf = 4u << 20;
 constexpr size_t kMaxAutoRcvBuf = 6u << 20;
+
+// What TCP_INFO reports, from the live control block.
+struct TcpInfo {
+  State state = State::kClosed;
+  uint8_t retransmits = 0, backoff = 0, options = 0, snd_wscale = 0, rcv_wscale = 0;
+  bool in_recovery = false;
+  uint32_t rto_us = 0, ato_us = 0, snd_mss = 0, rcv_mss = 0, unacked = 0, rtt_us = 0, rttvar_us = 0;
+  uint32_t snd_ssthresh = 0, snd_cwnd = 0, advmss = 0, rcv_space = 0, total_retrans = 0, snd_wnd = 0;
+  uint64_t bytes_acked = 0, bytes_received = 0, segs_out = 0, segs_in = 0;
+};
 
 // An incoming segment, parsed and validated by TcpProtocol.
 struct Segment {
@@ -120,6 +131,7 @@ class TcpEndpoint {
   uint32_t total_retransmits() const { return total_retrans_; }
   uint32_t snd_wnd() const { return snd_wnd_; }
   uint32_t rcv_space() const;
+  TcpInfo InfoLocked() const;
 
   // ---- Protocol side (tcp_input.cc, tcp_output.cc, tcp_timers.cc) ----
   // Consumes seg.payload.
@@ -251,6 +263,7 @@ class TcpEndpoint {
   bool rtt_timing_ = false;
   uint32_t retransmits_ = 0;  // consecutive timeouts
   uint32_t total_retrans_ = 0;
+  uint64_t bytes_acked_ = 0, bytes_received_ = 0, segs_out_ = 0, segs_in_ = 0;
 
   // Acknowledgement state.
   int unacked_segments_ = 0;  // received since our last ACK

@@ -142,6 +142,7 @@ void TcpEndpoint::InputLocked(Segment& seg) {
   const TcpRepr& h = seg.tcp;
   last_recv_ = stack_.now();
   keepalive_probes_ = 0;
+  ++segs_in_;
   if (topts_.keepalive && keepalive_at_ != kNever)
     keepalive_at_ = last_recv_ + int64_t{topts_.keepidle_s} * kSecond;
 
@@ -261,6 +262,7 @@ bool TcpEndpoint::ProcessAckLocked(Segment& seg) {
     bool fin_acked = fin_pending_ && !fin_acked_ && ack > DataEnd();
     if (fin_acked) fin_acked_ = true, --data;
     snd_buf_.Consume(std::min<size_t>(data, snd_buf_.size()));
+    bytes_acked_ += data;
     snd_una_ = ack;
     if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
     // RTT (RFC 6298 + RFC 7323 4.1): from the echoed timestamp, else one timed segment (Karn).
@@ -274,11 +276,13 @@ bool TcpEndpoint::ProcessAckLocked(Segment& seg) {
     }
     if (rtt > 0) rtt_.Sample(rtt);
     retransmits_ = 0;
-    uint32_t in_flight = static_cast<uint32_t>(snd_max_ - snd_una_);
+    // The flight as this ACK found it: the window grows only when it was in use.
+    uint32_t in_flight = static_cast<uint32_t>(snd_max_ - snd_una_) + acked;
     if (in_recovery_ && ack >= recover_) {  // RFC 6582: a full ACK ends recovery
       in_recovery_ = false;
       cc_->OnRecoveryExit(stack_.now());
-    } else if (in_recovery_) {  // a partial ACK: the next hole is lost too
+    } else if (in_recovery_) {  // a partial ACK: the next hole is lost too (RFC 6582 3.2 step 5)
+      cc_->DeflateForPartialAck(acked);
       RetransmitFirstLocked();
     } else {
       cc_->OnAck(acked, rtt, in_flight, stack_.now());
@@ -304,12 +308,15 @@ bool TcpEndpoint::ProcessAckLocked(Segment& seg) {
   } else if (ack == snd_una_ && seg.payload->len == 0 && window == snd_wnd_ && snd_una_ != snd_max_ &&
              !seg.has(TcpRepr::kFin)) {
     // A duplicate ACK (RFC 5681 2): three of them mean a lost segment.
-    if (++dupacks_ == 3 && !in_recovery_) {
+    if (++dupacks_ == 3 && !in_recovery_) {  // RFC 6582 3.2 steps 2-4
       in_recovery_ = true;
       recover_ = snd_max_;
       cc_->OnCongestionEvent(static_cast<uint32_t>(snd_max_ - snd_una_), stack_.now());
+      cc_->InflateForDupAcks(3);
       stack_.stats().tcp.fast_retrans++;
       RetransmitFirstLocked();
+    } else if (in_recovery_) {
+      cc_->InflateForDupAcks(1);  // each further duplicate means a segment has left the network
     }
   }
   // The send window (RFC 9293 3.10.7.4, fifth step): only from a segment newer than the last.
@@ -362,6 +369,7 @@ void TcpEndpoint::ProcessDataLocked(Segment& seg) {
   }
   rcv_nxt_ += p->len;
   rcv_bytes_ += p->len;
+  bytes_received_ += p->len;
   rcv_queue_.Push(p);
   bool had_holes = !ooo_->empty();
   if (had_holes) {

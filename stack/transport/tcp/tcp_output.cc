@@ -62,6 +62,7 @@ void TcpEndpoint::SendSegmentLocked(SeqNum seq, uint32_t len, uint8_t flags) {
   if (len > 0) snd_buf_.CopyOut(static_cast<uint32_t>(seq - DataStart()), len, p->data());
   h.Emit(p->Prepend(h.HeaderLength()), len, route_.src, route_.dst);
   stack_.stats().tcp.out_segs++;
+  ++segs_out_;
   Ipv4SendParams params{static_cast<uint8_t>(wire::IpProto::kTcp),
                         static_cast<uint8_t>(opts_.ttl < 0 ? kDefaultTtl : opts_.ttl), opts_.tos};
   (void)stack_.ipv4().SendLocked(route_, params, p);

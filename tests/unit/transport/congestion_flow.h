@@ -15,8 +15,12 @@ using tcp::MakeCongestionControl;
 constexpr uint32_t kMss = 1000;
 constexpr int64_t kRtt = 100 * kMillisecond;
 
-constexpr uint32_t Segs(uint32_t n) { return n * kMss; }
-inline double InSegs(uint32_t bytes) { return static_cast<double>(bytes) / kMss; }
+constexpr uint32_t Segs(uint32_t n) {
+  return n * kMss;
+}
+inline double InSegs(uint32_t bytes) {
+  return static_cast<double>(bytes) / kMss;
+}
 
 // One connection's window and a bulk sender that keeps it full. A round acknowledges the window as
 // it stood when the round began, one ACK per `per_ack` bytes (the last one covering what is left),

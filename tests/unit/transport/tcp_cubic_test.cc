@@ -13,7 +13,9 @@ namespace {
 
 constexpr double kC = 0.4, kBeta = 0.7;
 
-double Wcubic(double t, double k, double w_max) { return kC * std::pow(t - k, 3) + w_max; }
+double Wcubic(double t, double k, double w_max) {
+  return kC * std::pow(t - k, 3) + w_max;
+}
 
 TEST(CubicTest, CongestionEventLeavesSeventyPercent) {
   Flow f("cubic");
@@ -34,7 +36,8 @@ TEST(CubicTest, ConcaveBackToWmaxAfterKSecondsThenConvex) {
   f.Loss();
   ASSERT_EQ(f.cc->cwnd(), Segs(700));
   const double k = std::cbrt(w_max * (1 - kBeta) / kC);  // 9.09 s
-  double w[8];  // cwnd at 0, K/4, ..., 7K/4
+  // cwnd in segments at t = 0, K/4, ..., 7K/4.
+  double w[8];
   w[0] = InSegs(f.cc->cwnd());
   for (int i = 1; i < 8; ++i) {
     f.RunFor(k / 4);

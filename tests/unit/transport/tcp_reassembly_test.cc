@@ -3,8 +3,6 @@
 // sequence numbers wrap across 2^32, the memory and node bounds hold against a SegmentSmack-style
 // flood, small neighbours coalesce, and SACK blocks come out newest first (RFC 2018 4). Every test
 // ends with the pool holding no buffer, so a leak or a double free in any path shows up.
-#include "stack/transport/tcp/reassembly_queue.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,6 +13,7 @@
 #include <vector>
 
 #include "stack/buffer/packet_buffer.h"
+#include "stack/transport/tcp/reassembly_queue.h"
 
 namespace tapsock::tcp {
 namespace {
@@ -22,7 +21,9 @@ namespace {
 using Block = std::pair<uint32_t, uint32_t>;
 
 // The byte the peer's stream holds at sequence number `seq`.
-uint8_t StreamByte(uint32_t seq) { return static_cast<uint8_t>(seq * 7 + (seq >> 8) + 3); }
+uint8_t StreamByte(uint32_t seq) {
+  return static_cast<uint8_t>(seq * 7 + (seq >> 8) + 3);
+}
 
 class ReassemblyTest : public ::testing::Test {
  protected:
@@ -168,9 +169,9 @@ TEST_F(ReassemblyTest, DuplicateSpanningAdjacentSegmentsIsDropped) {
 }
 
 TEST_F(ReassemblyTest, ContainingSegmentFillsOnlyTheHoles) {
-  ASSERT_TRUE(q_.Insert(120, Fill(10, 'A')));  // [120, 130)
-  ASSERT_TRUE(q_.Insert(150, Fill(20, 'A')));  // [150, 170)
-  ASSERT_TRUE(q_.Insert(190, Fill(30, 'A')));  // [190, 220): straddles the new segment's end
+  ASSERT_TRUE(q_.Insert(120, Fill(10, 'A')));   // [120, 130)
+  ASSERT_TRUE(q_.Insert(150, Fill(20, 'A')));   // [150, 170)
+  ASSERT_TRUE(q_.Insert(190, Fill(30, 'A')));   // [190, 220): straddles the new segment's end
   ASSERT_TRUE(q_.Insert(100, Fill(100, 'B')));  // [100, 200)
   EXPECT_EQ(q_.segments(), 1u) << "contained nodes folded in, the small successor coalesced";
   std::vector<uint8_t> want(120, 'B');
@@ -311,6 +312,48 @@ TEST_F(ReassemblyTest, SackBlocksFillWithTheLowestOlderRanges) {
   uint32_t rcv_nxt = 6010;  // deliver two of the recent ranges and everything below them
   Drain(&rcv_nxt);
   EXPECT_EQ(Sack(), (std::vector<Block>{{8000, 8010}, {7000, 7010}}));
+}
+
+// Random arrivals, overlapping and duplicated, each with bytes of its own, against a byte model in
+// which the first arrival of a byte wins: the delivered stream and the SACKed ranges must agree.
+TEST_F(ReassemblyTest, MatchesAFirstArrivalWinsModel) {
+  std::mt19937 rng(1);
+  constexpr uint32_t kSpan = 20000;
+  for (int round = 0; round < 30; ++round) {
+    const uint32_t base = rng();  // anywhere, so some rounds cross 2^32
+    std::vector<int> model(kSpan, -1);
+    uint32_t rcv = 0;  // rcv_nxt - base
+    std::vector<uint8_t> got, want;
+    for (int k = 0; k < 200 && rcv < kSpan; ++k) {
+      uint32_t off = rng() % 4 == 0 ? rcv : rcv + rng() % (kSpan - rcv);
+      const uint32_t end = std::min(kSpan, off + 1 + static_cast<uint32_t>(rng() % 1400));
+      const uint8_t salt = static_cast<uint8_t>(rng());
+      PacketBuffer* p = Fill(end - off, 0);
+      for (uint32_t i = off; i < end; ++i) {
+        p->data()[i - off] = static_cast<uint8_t>(salt + i);
+        if (model[i] < 0) model[i] = static_cast<uint8_t>(salt + i);
+      }
+      ASSERT_TRUE(q_.Insert(base + off, p));
+      uint32_t rcv_nxt = base + rcv;
+      auto bytes = Drain(&rcv_nxt);
+      got.insert(got.end(), bytes.begin(), bytes.end());
+      while (rcv < kSpan && model[rcv] >= 0) want.push_back(static_cast<uint8_t>(model[rcv++]));
+      ASSERT_EQ(rcv_nxt, base + rcv);
+      ASSERT_EQ(got, want);
+      std::vector<Block> ranges;
+      for (uint32_t i = rcv; i < kSpan; ++i) {
+        if (model[i] < 0) continue;
+        if (ranges.empty() || ranges.back().second != base + i) ranges.push_back({base + i, 0});
+        ranges.back().second = base + i + 1;
+      }
+      std::vector<Block> sacks(ReassemblyQueue::kMaxSegments);
+      sacks.resize(q_.SackBlocks(sacks.data(), sacks.size()));
+      std::sort(sacks.begin(), sacks.end(),
+                [base](Block a, Block b) { return a.first - base < b.first - base; });
+      ASSERT_EQ(sacks, ranges);
+    }
+    q_.Clear();
+  }
 }
 
 TEST_F(ReassemblyTest, ClearAndDestructorReturnEverything) {

@@ -3,8 +3,6 @@
 // outside [snd_una, snd_nxt] are ignored, the cumulative ACK trims the board, IsLost's two rules,
 // SetPipe on a loss-recovery walk-through, NextSeg stepping over SACKed ranges, sequence numbers
 // across 2^32, and a SACK Panic style peer that cannot grow the board past its bound.
-#include "stack/transport/tcp/sack_scoreboard.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +10,8 @@
 #include <random>
 #include <utility>
 #include <vector>
+
+#include "stack/transport/tcp/sack_scoreboard.h"
 
 namespace tapsock::tcp {
 namespace {
@@ -91,12 +91,12 @@ TEST_F(SackTest, BlocksOutsideUnaAndNxtAreIgnored) {
   una_ = 1000;
   nxt_ = 5000;
   sb_.Reset(una_);
-  EXPECT_FALSE(Sack({{2000, 2100},    // kept
-                     {500, 900},      // wholly acknowledged
-                     {800, 1200},     // straddles snd_una: the part above is kept
-                     {5000, 6000},    // never sent
-                     {4000, 5001},    // reaches one byte past snd_nxt
-                     {3000, 2900},    // inverted
+  EXPECT_FALSE(Sack({{2000, 2100},     // kept
+                     {500, 900},       // wholly acknowledged
+                     {800, 1200},      // straddles snd_una: the part above is kept
+                     {5000, 6000},     // never sent
+                     {4000, 5001},     // reaches one byte past snd_nxt
+                     {3000, 2900},     // inverted
                      {4000, 4000}}));  // empty
   EXPECT_EQ(sb_.range_count(), 2u);
   EXPECT_EQ(sb_.sacked_bytes(), 300u);
@@ -257,6 +257,82 @@ TEST_F(SackTest, ThousandDisjointTinyBlocksAreBounded) {
   Sack(all);
   EXPECT_EQ(sb_.range_count(), SackScoreboard::kMaxRanges);
   EXPECT_EQ(sb_.sacked_bytes(), SackScoreboard::kMaxRanges);
+}
+
+// Random ACKs against a byte model: one flag per byte in [snd_una, snd_nxt), and RFC 6675's IsLost,
+// SetPipe and NextSeg evaluated octet by octet, as the RFC words them.
+TEST_F(SackTest, MatchesAPerByteModel) {
+  std::mt19937 rng(3);
+  constexpr uint32_t kSpan = 30000;
+  for (int round = 0; round < 30; ++round) {
+    const uint32_t base = rng();
+    const uint32_t smss = 100 + rng() % 1400;
+    una_ = base;
+    nxt_ = base + kSpan;
+    sb_.Reset(una_);
+    std::vector<bool> sacked(kSpan);
+    for (int ack = 0; ack < 15; ++ack) {  // at most 60 blocks: the range bound never applies
+      if (rng() % 3 == 0) {
+        una_ += rng() % 3000;
+        if (una_ - base > kSpan) una_ = nxt_;
+      }
+      const uint32_t u = una_ - base;
+      std::vector<Block> blocks;
+      for (uint32_t n = 1 + rng() % 4; n-- > 0;) {
+        const uint32_t start = u + rng() % (kSpan + 1000 - u) - 500;
+        blocks.push_back({base + start, base + start + 1 + rng() % 3000});
+      }
+      auto off = [base](uint32_t s) {
+        return static_cast<int64_t>(static_cast<int32_t>(s - base));
+      };
+      const bool dsack = off(blocks[0].first) < u ||
+                         (blocks.size() > 1 && off(blocks[1].first) <= off(blocks[0].first) &&
+                          off(blocks[0].second) <= off(blocks[1].second));
+      ASSERT_EQ(Sack(blocks), dsack);
+      for (size_t b = dsack ? 1 : 0; b < blocks.size(); ++b) {
+        if (off(blocks[b].second) > kSpan) continue;
+        for (int64_t i = std::max<int64_t>(off(blocks[b].first), u); i < off(blocks[b].second); ++i)
+          sacked[i] = true;
+      }
+      for (uint32_t i = 0; i < u; ++i) sacked[i] = false;
+
+      // IsLost for every octet, scanning down from the top as the RFC's counts grow.
+      std::vector<bool> lost(kSpan);
+      uint32_t bytes_above = 0, ranges_above = 0, count = 0, highest = u;
+      for (uint32_t t = kSpan; t-- > u;) {
+        if (t + 1 < kSpan && sacked[t + 1]) {
+          ++bytes_above;
+          if (t + 2 == kSpan || !sacked[t + 2]) ++ranges_above;
+        }
+        lost[t] = ranges_above >= SackScoreboard::kDupThresh || bytes_above > 2 * smss;
+        if (sacked[t]) ++count;
+        if (sacked[t] && highest == u) highest = t + 1;
+      }
+      ASSERT_EQ(sb_.sacked_bytes(), count);
+      ASSERT_EQ(sb_.highest_sacked(), base + highest);
+      const uint32_t high_rxt = u + rng() % (kSpan - u + 1);
+      uint32_t pipe = 0;
+      for (uint32_t t = u; t < kSpan; ++t) {
+        ASSERT_EQ(sb_.IsSacked(base + t), sacked[t]) << t;
+        ASSERT_EQ(sb_.IsLost(base + t, smss), lost[t]) << t;
+        if (!sacked[t]) pipe += !lost[t] + (t < high_rxt);
+      }
+      ASSERT_EQ(sb_.Pipe(una_, nxt_, base + high_rxt, smss), pipe);
+      for (int probe = 0; probe < 20; ++probe) {
+        const uint32_t from = u + rng() % (kSpan - u + 1);
+        uint32_t s = from;
+        while (s < highest && (sacked[s] || !lost[s])) ++s;
+        uint32_t seq = 0, len = 0;
+        const bool found = sb_.NextLostSegment(base + from, nxt_, smss, &seq, &len);
+        ASSERT_EQ(found, s < highest) << from;
+        if (!found) continue;
+        uint32_t e = s;
+        while (e < kSpan && e - s < smss && !sacked[e]) ++e;
+        ASSERT_EQ(seq, base + s);
+        ASSERT_EQ(len, e - s);
+      }
+    }
+  }
 }
 
 TEST_F(SackTest, ResetForgetsEverything) {
