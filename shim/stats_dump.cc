@@ -59,6 +59,16 @@ std::string FormatStats(const StackStats& s) {
   L("UdpInDatagrams", udp.in_datagrams); L("UdpNoPorts", udp.no_ports); L("UdpInErrors", udp.in_errors);
   L("UdpRcvbufErrors", udp.rcvbuf_errors); L("UdpInCsumErrors", udp.in_csum_errors);
   L("UdpOutDatagrams", udp.out_datagrams); L("UdpSndbufErrors", udp.sndbuf_errors);
+  L("TcpActiveOpens", tcp.active_opens); L("TcpPassiveOpens", tcp.passive_opens);
+  L("TcpAttemptFails", tcp.attempt_fails); L("TcpEstabResets", tcp.estab_resets);
+  L("TcpCurrEstab", tcp.curr_estab); L("TcpInSegs", tcp.in_segs); L("TcpOutSegs", tcp.out_segs);
+  L("TcpRetransSegs", tcp.retrans_segs); L("TcpInErrs", tcp.in_errs); L("TcpInCsumErrors", tcp.in_csum_errors);
+  L("TcpOutRsts", tcp.out_rsts); L("TcpExtListenOverflows", tcp.listen_overflows);
+  L("TcpExtListenDrops", tcp.listen_drops); L("TcpExtTCPFastRetrans", tcp.fast_retrans);
+  L("TcpExtTCPTimeouts", tcp.timeouts); L("TcpExtTCPChallengeACK", tcp.challenge_acks);
+  L("TcpExtPAWSEstab", tcp.paws_rejected); L("TcpExtTCPOFOQueue", tcp.ofo_queue);
+  L("TcpExtTCPOFODrop", tcp.ofo_drops); L("TcpExtTCPWinProbe", tcp.zero_window_probes);
+  L("TcpExtTCPKeepAlive", tcp.keepalive_probes);
 #undef L
   return o;
 }
