@@ -164,6 +164,9 @@ class TcpEndpoint {
   void ProcessDataLocked(Segment& seg);
   void ProcessFinLocked(Segment& seg);
   void ParseSynOptionsLocked(const wire::TcpOptions& o);
+  // A child of this listener for the connection `seg` belongs to, registered, not yet in a queue.
+  TcpEndpoint* MakeChildLocked(const Segment& seg, SeqNum iss, SeqNum irs);
+  void SendCookieSynAckLocked(const Segment& syn);
   void OnAckedLocked(uint32_t acked, Instant rtt_sample_from);
   void SendChallengeAckLocked();
   // tcp_output.cc

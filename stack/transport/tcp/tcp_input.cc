@@ -20,8 +20,28 @@ void TcpEndpoint::ListenInputLocked(Segment& seg) {
     stack_.pool().Free(payload);
     return;
   }
-  if (seg.has(TcpRepr::kAck) || !seg.has(TcpRepr::kSyn)) {  // second: an ACK gets a reset
-    if (seg.has(TcpRepr::kAck)) proto_.SendResetForLocked(seg);
+  if (seg.has(TcpRepr::kAck) && !seg.has(TcpRepr::kSyn)) {  // second: an ACK gets a reset...
+    if (uint16_t mss = proto_.CheckCookieLocked(seg)) {           // ...unless it returns a cookie
+      if (TcpEndpoint* child = MakeChildLocked(seg, SeqNum(seg.tcp.ack - 1), SeqNum(seg.tcp.seq - 1))) {
+        child->mss_ = std::min<uint32_t>(mss, child->adv_mss_);
+        child->rcv_wscale_ = 0;  // the cookie SYN-ACK offered no scaling...
+        child->rcv_adv_ = child->rcv_nxt_ + 65535u;  // ...and this window
+        child->cc_->Init(child->mss_, stack_.now());
+        child->snd_wnd_ = child->max_snd_wnd_ = seg.tcp.window;  // no window scaling without the SYN
+        child->snd_una_ = child->snd_sml_ = child->iss_ + 1u;
+        child->snd_nxt_ = child->snd_max_ = child->snd_una_;
+        child->BecomeEstablishedLocked(seg);
+        accept_queue_.push_back(child);
+        NotifyLocked();
+        child->InputLocked(seg);  // any data the ACK carries
+        return;
+      }
+    }
+    proto_.SendResetForLocked(seg);
+    stack_.pool().Free(payload);
+    return;
+  }
+  if (!seg.has(TcpRepr::kSyn) || seg.has(TcpRepr::kAck)) {
     stack_.pool().Free(payload);
     return;
   }
@@ -32,12 +52,27 @@ void TcpEndpoint::ListenInputLocked(Segment& seg) {
     st.listen_drops++;
     return;
   }
-  if (syn_queue_ >= std::max(backlog_, 128)) {  // SYN cookies arrive with the SYN-flood work
-    st.listen_drops++;
+  if (syn_queue_ >= std::max(backlog_, 128)) {
+    // The SYN queue is full (a flood, or a slow peer): answer with a cookie and keep no state.
+    SendCookieSynAckLocked(seg);
     return;
   }
+  TcpEndpoint* child = MakeChildLocked(seg, proto_.IsnLocked(seg.dst, local_port_, seg.src, seg.tcp.src_port),
+                                       SeqNum(seg.tcp.seq));
+  if (!child) return;
+  child->ParseSynOptionsLocked(seg.tcp.options);
+  child->snd_wnd_ = seg.tcp.window;  // never scaled in a SYN (RFC 7323 2.2)
+  child->SetStateLocked(State::kSynReceived);
+  child->SendSegmentLocked(child->iss_, 0, TcpRepr::kSyn | TcpRepr::kAck);
+  child->snd_nxt_ = child->snd_max_ = child->iss_ + 1u;
+  child->ArmRetransmitLocked();
+  ++syn_queue_;
+  st.passive_opens++;
+}
+
+TcpEndpoint* TcpEndpoint::MakeChildLocked(const Segment& seg, SeqNum iss, SeqNum irs) {
   auto route = stack_.RouteV4Locked(seg.src, seg.dst, opts_.bound_device);
-  if (!route.ok()) return;
+  if (!route.ok()) return nullptr;
   TcpEndpoint* child = proto_.NewChildLocked(this);
   child->route_ = route.value();
   child->local_v4_ = seg.dst;
@@ -47,20 +82,32 @@ void TcpEndpoint::ListenInputLocked(Segment& seg) {
   child->remote_port_ = seg.tcp.src_port;
   proto_.AddConnectionLocked(child);
   child->InitConnectionLocked();
-  child->ParseSynOptionsLocked(seg.tcp.options);
-  child->irs_ = SeqNum(seg.tcp.seq);
-  child->rcv_nxt_ = child->irs_ + 1u;
-  child->rcv_adv_ = child->rcv_nxt_;
-  child->snd_wnd_ = seg.tcp.window;  // never scaled in a SYN (RFC 7323 2.2)
-  child->snd_wl1_ = SeqNum(seg.tcp.seq);
-  child->iss_ = proto_.IsnLocked(seg.dst, local_port_, seg.src, seg.tcp.src_port);
-  child->snd_una_ = child->snd_sml_ = child->iss_;
-  child->SetStateLocked(State::kSynReceived);
-  child->SendSegmentLocked(child->iss_, 0, TcpRepr::kSyn | TcpRepr::kAck);
-  child->snd_nxt_ = child->snd_max_ = child->iss_ + 1u;
-  child->ArmRetransmitLocked();
-  ++syn_queue_;
-  st.passive_opens++;
+  child->irs_ = irs;
+  child->rcv_nxt_ = child->rcv_adv_ = irs + 1u;
+  child->snd_wl1_ = irs;
+  child->iss_ = iss;
+  child->snd_una_ = child->snd_sml_ = iss;
+  return child;
+}
+
+void TcpEndpoint::SendCookieSynAckLocked(const Segment& syn) {
+  auto route = stack_.RouteV4Locked(syn.src, syn.dst, opts_.bound_device);
+  if (!route.ok()) return;
+  uint32_t mtu = route.value().nic->mtu();
+  uint16_t our_mss = static_cast<uint16_t>(std::min<uint32_t>(mtu - 40, 65495));
+  uint16_t mss = static_cast<uint16_t>(std::min<uint32_t>(syn.tcp.options.mss.value_or(536), our_mss));
+  TcpRepr h;
+  h.src_port = syn.tcp.dst_port;
+  h.dst_port = syn.tcp.src_port;
+  h.seq = proto_.CookieIsnLocked(syn, mss).value();
+  h.ack = syn.tcp.seq + 1;
+  h.flags = TcpRepr::kSyn | TcpRepr::kAck;
+  h.window = 65535;
+  h.options.mss = our_mss;  // no window scale, SACK or timestamps: a cookie cannot remember them
+  PacketBuffer* p = stack_.pool().Alloc(TcpRepr::kMaxHeaderLen);
+  if (!p) return;
+  h.Emit(p->Prepend(h.HeaderLength()), 0, route.value().src, route.value().dst);
+  (void)stack_.ipv4().SendLocked(route.value(), {static_cast<uint8_t>(wire::IpProto::kTcp), kDefaultTtl, 0}, p);
 }
 
 void TcpEndpoint::ParseSynOptionsLocked(const wire::TcpOptions& o) {

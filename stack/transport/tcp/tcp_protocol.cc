@@ -165,6 +165,46 @@ void TcpProtocol::ReceiveLocked(Nic& nic, const wire::Ipv4Repr& ip, PacketBuffer
   stack_.pool().Free(packet);
 }
 
+namespace {
+// The MSS values a cookie can carry (Linux's msstab): three bits.
+constexpr uint16_t kCookieMss[] = {536, 1300, 1440, 1460, 4312, 8960, 16384, 65495};
+constexpr int kCookieMaxAge = 2;  // counters of 64 s: a cookie lives two to three minutes
+}  // namespace
+
+uint32_t TcpProtocol::CookieMac(const Segment& seg, uint32_t their_isn, uint32_t counter) const {
+  uint64_t words[3] = {(uint64_t{seg.dst.v} << 32) | seg.src.v,
+                       (uint64_t{seg.tcp.dst_port} << 16) | seg.tcp.src_port,
+                       (uint64_t{their_isn} << 32) | counter};
+  return static_cast<uint32_t>(SipHash(isn_key_, words, 3));
+}
+
+SeqNum TcpProtocol::CookieIsnLocked(const Segment& syn, uint16_t mss) {
+  uint32_t index = 0;
+  for (uint32_t i = 0; i < std::size(kCookieMss); ++i)
+    if (kCookieMss[i] <= mss) index = i;
+  uint32_t counter = static_cast<uint32_t>(stack_.now() / (64 * kSecond));
+  // top 5 bits: counter; next 3: MSS index; low 24: MAC (also over the counter).
+  uint32_t mac = CookieMac(syn, syn.tcp.seq, counter) & 0xffffff;
+  stack_.stats().tcp.syncookies_sent++;
+  return SeqNum(((counter & 0x1f) << 27) | (index << 24) | mac);
+}
+
+uint16_t TcpProtocol::CheckCookieLocked(const Segment& ack) {
+  uint32_t cookie = ack.tcp.ack - 1;
+  uint32_t their_isn = ack.tcp.seq - 1;
+  uint32_t now = static_cast<uint32_t>(stack_.now() / (64 * kSecond));
+  for (int age = 0; age <= kCookieMaxAge; ++age) {
+    uint32_t counter = now - static_cast<uint32_t>(age);
+    if ((counter & 0x1f) != (cookie >> 27)) continue;
+    if ((CookieMac(ack, their_isn, counter) & 0xffffff) == (cookie & 0xffffff)) {
+      stack_.stats().tcp.syncookies_recv++;
+      return kCookieMss[(cookie >> 24) & 7];
+    }
+  }
+  stack_.stats().tcp.syncookies_failed++;
+  return 0;
+}
+
 void TcpProtocol::SendResetForLocked(const Segment& seg) {
   wire::TcpRepr r;
   r.src_port = seg.tcp.dst_port;

@@ -41,6 +41,11 @@ class TcpProtocol {
   TcpEndpoint* NewChildLocked(TcpEndpoint* listener);
   // RFC 6528: a keyed hash of the 4-tuple plus a 4-microsecond clock.
   SeqNum IsnLocked(Ipv4Addr local, uint16_t lport, Ipv4Addr remote, uint16_t rport);
+  // SYN cookies (RFC 4987 3.6), used when a listener's SYN queue is full: the ISN carries a MAC
+  // of the 4-tuple, a 64-second time counter and the MSS, so no state is kept until the ACK.
+  SeqNum CookieIsnLocked(const Segment& syn, uint16_t mss);
+  // The MSS a returning ACK's cookie encodes, or 0 if the cookie is not valid (or too old).
+  uint16_t CheckCookieLocked(const Segment& ack);
   // RFC 9293 3.10.7.1: the reset answering `seg` when no connection takes it.
   void SendResetForLocked(const Segment& seg);
 
@@ -67,6 +72,7 @@ class TcpProtocol {
     return {ep->local_v4().v, ep->remote_v4().v, ep->local_port(), ep->remote_port()};
   }
   bool ConflictsLocked(const TcpEndpoint* ep, uint16_t port) const;
+  uint32_t CookieMac(const Segment& seg, uint32_t their_isn, uint32_t counter) const;
   TcpEndpoint* FindListenerLocked(Ipv4Addr dst, uint16_t dport) const;
 
   Stack& stack_;
