@@ -104,10 +104,7 @@ void TcpEndpoint::SendCookieSynAckLocked(const Segment& syn) {
   h.flags = TcpRepr::kSyn | TcpRepr::kAck;
   h.window = 65535;
   h.options.mss = our_mss;  // no window scale, SACK or timestamps: a cookie cannot remember them
-  PacketBuffer* p = stack_.pool().Alloc(TcpRepr::kMaxHeaderLen);
-  if (!p) return;
-  h.Emit(p->Prepend(h.HeaderLength()), 0, route.value().src, route.value().dst);
-  (void)stack_.ipv4().SendLocked(route.value(), {static_cast<uint8_t>(wire::IpProto::kTcp), kDefaultTtl, 0}, p);
+  proto_.SendBareSegmentLocked(syn.dst, syn.src, h, opts_.bound_device);
 }
 
 void TcpEndpoint::ParseSynOptionsLocked(const wire::TcpOptions& o) {

@@ -217,12 +217,17 @@ void TcpProtocol::SendResetForLocked(const Segment& seg) {
     r.ack = seg.tcp.seq + seg.seg_len();
     r.flags = wire::TcpRepr::kRst | wire::TcpRepr::kAck;
   }
-  auto route = stack_.RouteV4Locked(seg.src, seg.dst, 0);
-  if (!route.ok()) return;
-  PacketBuffer* p = stack_.pool().Alloc(wire::TcpRepr::kMinHeaderLen);
-  if (!p) return;
-  r.Emit(p->Prepend(r.HeaderLength()), 0, route.value().src, route.value().dst);
   stack_.stats().tcp.out_rsts++;
+  SendBareSegmentLocked(seg.dst, seg.src, r);
+}
+
+void TcpProtocol::SendBareSegmentLocked(Ipv4Addr from, Ipv4Addr to, const wire::TcpRepr& h, int bound_device) {
+  auto route = stack_.RouteV4Locked(to, from, bound_device);
+  if (!route.ok()) return;
+  PacketBuffer* p = stack_.pool().Alloc(wire::TcpRepr::kMaxHeaderLen);
+  if (!p) return;
+  h.Emit(p->Prepend(h.HeaderLength()), 0, route.value().src, route.value().dst);
+  stack_.stats().tcp.out_segs++;
   (void)stack_.ipv4().SendLocked(route.value(), {static_cast<uint8_t>(wire::IpProto::kTcp), kDefaultTtl, 0}, p);
 }
 

@@ -46,6 +46,9 @@ class TcpProtocol {
   SeqNum CookieIsnLocked(const Segment& syn, uint16_t mss);
   // The MSS a returning ACK's cookie encodes, or 0 if the cookie is not valid (or too old).
   uint16_t CheckCookieLocked(const Segment& ack);
+  // A segment with no payload and no connection behind it (a reset, a cookie SYN-ACK) to `to`
+  // from `from`, routed now.
+  void SendBareSegmentLocked(Ipv4Addr from, Ipv4Addr to, const wire::TcpRepr& h, int bound_device = 0);
   // RFC 9293 3.10.7.1: the reset answering `seg` when no connection takes it.
   void SendResetForLocked(const Segment& seg);
 
