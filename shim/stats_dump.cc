@@ -68,7 +68,8 @@ std::string FormatStats(const StackStats& s) {
   L("TcpExtTCPTimeouts", tcp.timeouts); L("TcpExtTCPChallengeACK", tcp.challenge_acks);
   L("TcpExtPAWSEstab", tcp.paws_rejected); L("TcpExtTCPOFOQueue", tcp.ofo_queue);
   L("TcpExtTCPOFODrop", tcp.ofo_drops); L("TcpExtTCPWinProbe", tcp.zero_window_probes);
-  L("TcpExtTCPKeepAlive", tcp.keepalive_probes);
+  L("TcpExtTCPKeepAlive", tcp.keepalive_probes); L("TcpExtSyncookiesSent", tcp.syncookies_sent);
+  L("TcpExtSyncookiesRecv", tcp.syncookies_recv); L("TcpExtSyncookiesFailed", tcp.syncookies_failed);
 #undef L
   return o;
 }

@@ -35,7 +35,7 @@ class TapLink : public LinkEndpoint, public TimerObserver {
     int fd_floor = 0;  // library fds are moved to or above this number
   };
   static constexpr unsigned kRxDepth = 64;
-  static constexpr unsigned kTxDepth = 256;
+  static constexpr unsigned kTxDepth = 1024;  // frames in flight before a full queue drops
   static constexpr uint32_t kRxHeadroom = 64;  // lets a reply be built in the request's buffer
 
   // Attaches to an existing TAP device; on failure returns nullptr and explains in *error.

@@ -349,9 +349,11 @@ bool TcpEndpoint::ProcessAckLocked(Segment& seg) {
         default: break;
       }
     }
-  } else if (ack == snd_una_ && seg.payload->len == 0 && window == snd_wnd_ && snd_una_ != snd_max_ &&
-             !seg.has(TcpRepr::kFin)) {
-    // A duplicate ACK (RFC 5681 2): three of them mean a lost segment.
+  } else if (ack == snd_una_ && seg.payload->len == 0 && snd_una_ != snd_max_ && !seg.has(TcpRepr::kFin) &&
+             (window == snd_wnd_ || (sack_ok_ && h.options.sack_count > 0))) {
+    // A duplicate ACK (RFC 5681 2): three of them mean a lost segment. One that carries SACK
+    // blocks counts whatever its window (RFC 6675's DupAck): an autotuning receiver such as
+    // Linux moves its window on nearly every out-of-order segment.
     if (++dupacks_ == 3 && !in_recovery_) {  // RFC 6582 3.2 steps 2-4
       in_recovery_ = true;
       recover_ = snd_max_;

@@ -128,8 +128,11 @@ void TcpEndpoint::OutputLocked() {
 }
 
 uint32_t TcpEndpoint::RetransmitFirstLocked() {
+  // Only what was sent before: bytes queued since then are new data for OutputLocked, and an ACK
+  // for bytes beyond snd_max would be refused as acknowledging what was never sent.
   SeqNum data_end = DataEnd();
-  uint32_t len = std::min<uint32_t>(mss_, snd_una_ < data_end ? static_cast<uint32_t>(data_end - snd_una_) : 0);
+  SeqNum sent_end = Min(data_end, snd_max_);
+  uint32_t len = std::min<uint32_t>(mss_, snd_una_ < sent_end ? static_cast<uint32_t>(sent_end - snd_una_) : 0);
   uint8_t flags = TcpRepr::kAck;
   bool fin = fin_pending_ && !fin_acked_ && snd_una_ + len == data_end && snd_max_ > data_end;
   if (fin) flags |= TcpRepr::kFin;
