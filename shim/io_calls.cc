@@ -150,7 +150,21 @@ ssize_t StreamRecv(Socket& s, int fd, const iovec* iov, size_t iovcnt, int flags
     iovcnt = 1;
   }
   size_t total = Total(iov, iovcnt), got = 0;
-  if (total == 0) return 0;
+  if (total == 0) {
+    // tcp_recvmsg with nothing to copy still waits for data (or EOF) and consumes nothing; a
+    // receive timeout then returns 0, not EAGAIN.
+    for (;;) {
+      {
+        StackOp op(s.stack());
+        tcp::TcpEndpoint& t = s.tcp();
+        if (t.ReadableBytesLocked() > 0 || t.state() == tcp::State::kClosed ||
+            (t.ReadinessLocked() & (POLLRDHUP | POLLERR)))
+          return 0;
+      }
+      if ((flags & MSG_DONTWAIT) || IsNonBlocking(fd)) return FailWith(EAGAIN);
+      if (WaitForToken(s, fd, WaitFor::kRead) < 0) return errno == EAGAIN ? 0 : -1;
+    }
+  }
   for (;;) {
     Result<size_t> r = size_t{0};
     {
@@ -238,7 +252,8 @@ ssize_t SendTo(int fd, const void* buf, size_t len, int flags, const sockaddr* a
 ssize_t RecvFrom(int fd, void* buf, size_t len, int flags, sockaddr* addr, socklen_t* alen) {
   SocketRef s = FdTable::Get().Acquire(fd);
   if (!s) return Real().recvfrom(fd, buf, len, flags, addr, alen);
-  if (BadBuffer(buf, len)) return FailWith(EFAULT);
+  // A stream's MSG_TRUNC discards without copying: the buffer may be anything.
+  if (BadBuffer(buf, len) && !(s->is_tcp() && (flags & MSG_TRUNC))) return FailWith(EFAULT);
   iovec iov{buf, len};
   return RecvOn(*s, fd, &iov, 1, flags, nullptr, addr, alen);
 }

@@ -31,20 +31,15 @@ bool TcpOnStack() {
   return on;
 }
 
-// Waits for a connect in progress to finish; 0 when connected, else -1 with errno.
-int WaitConnected(Socket& s, int fd) {
+// Waits for a connect in progress to finish; 0 when connected, else -1 with errno. Asking the
+// endpoint again reports the outcome once, as a second connect() would.
+int WaitConnected(Socket& s, int fd, const FullAddress& to) {
   for (;;) {
     {
       StackOp op(s.stack());
-      tcp::State st = s.tcp().state();
-      if (st != tcp::State::kSynSent && st != tcp::State::kSynReceived) {
-        if (Error e = s.TakeErrorLocked(); e != Error::kOk) {
-          s.SyncTokensLocked(fd);
-          return Fail(e);
-        }
-        return st == tcp::State::kClosed ? FailWith(ECONNREFUSED) : 0;
-      }
+      Status st = s.tcp().ConnectLocked(to);
       s.SyncTokensLocked(fd);
+      if (st.error() != Error::kAlreadyInProgress) return st.ok() ? 0 : Fail(st.error());
     }
     // inet_wait_for_connect sleeps for SO_SNDTIMEO; a timeout leaves the connect in progress.
     if (WaitForToken(s, fd, WaitFor::kWrite) < 0) return errno == EAGAIN ? FailWith(EINPROGRESS) : -1;
@@ -110,7 +105,7 @@ int Connect(int fd, const sockaddr* addr, socklen_t len) {
     }
     if (st.error() != Error::kInProgress) return st.ok() ? 0 : Fail(st.error());
     if (IsNonBlocking(fd)) return FailWith(EINPROGRESS);
-    return WaitConnected(*s, fd);
+    return WaitConnected(*s, fd, pa.value().addr);
   }
   StackOp op(s->stack());
   Status st = pa.value().unspec ? s->udp().DisconnectLocked() : s->udp().ConnectLocked(pa.value().addr);

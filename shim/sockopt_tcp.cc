@@ -86,7 +86,7 @@ int SetTcpLevel(Socket& s, int name, const void* val, socklen_t len) {
       t.cork = v != 0;
       if (!t.cork) s.tcp().OutputLocked();  // uncorking pushes the partial segment
       return 0;
-    case TCP_QUICKACK: t.quickack = v != 0; return 0;
+    case TCP_QUICKACK: s.tcp().SetQuickAckLocked(v != 0); return 0;
     case TCP_MAXSEG:
       if (v != 0 && (v < kMinMss || v > kMaxWindow)) return FailWith(EINVAL);
       t.user_mss = v;

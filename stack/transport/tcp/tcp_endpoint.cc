@@ -103,6 +103,8 @@ Status TcpEndpoint::AutoBindLocked() {
 Status TcpEndpoint::ListenLocked(int backlog) {
   if (state_ != State::kClosed && state_ != State::kListen) return Error::kInvalidArgument;
   if (Status s = AutoBindLocked(); !s.ok()) return s;
+  // SO_REUSEADDR shares a bound port, never a listening one (inet_csk_get_port / bind conflict).
+  if (state_ == State::kClosed && proto_.ListenConflictLocked(this)) return Error::kAddressInUse;
   // __sys_listen clamps to net.core.somaxconn; a negative backlog is a huge unsigned one.
   constexpr int kSomaxconn = 4096;
   backlog_ = (backlog < 0 || backlog > kSomaxconn) ? kSomaxconn : backlog;
@@ -126,13 +128,15 @@ void TcpEndpoint::InitConnectionLocked() {
 }
 
 Status TcpEndpoint::ConnectLocked(const FullAddress& addr) {
-  switch (state_) {
-    case State::kSynSent:
-    case State::kSynReceived: return Error::kAlreadyInProgress;
-    case State::kClosed: break;
-    default: return Error::kAlreadyConnected;
+  if (state_ == State::kSynSent || state_ == State::kSynReceived) return Error::kAlreadyInProgress;
+  if (connect_pending_) {  // __inet_stream_connect, SS_CONNECTING: report the outcome once
+    connect_pending_ = false;
+    if (state_ != State::kClosed) return OkStatus();
+    sk_shutdown_ = 0;  // the failed attempt is disconnected: a fresh socket again
+    Error e = TakeErrorLocked();
+    return e != Error::kOk ? e : Error::kConnectionAborted;
   }
-  if (sticky_error_ != Error::kOk) TakeErrorLocked();  // a new attempt after a failed one
+  if (state_ != State::kClosed) return Error::kAlreadyConnected;  // EISCONN, a listener included
   Ipv4Addr dst;
   if (addr.addr.is_v4()) dst = addr.addr.v4();
   else if (addr.addr.IsV4Mapped() && !opts_.v6_only) dst = addr.addr.MappedV4();
@@ -153,9 +157,11 @@ Status TcpEndpoint::ConnectLocked(const FullAddress& addr) {
   sk_shutdown_ = 0;
   stack_.stats().tcp.active_opens++;
   SetStateLocked(State::kSynSent);
+  rtt_start_ = stack_.now();  // the SYN's round trip is the first sample (if not retransmitted)
   SendSegmentLocked(iss_, 0, wire::TcpRepr::kSyn);
   snd_nxt_ = snd_max_ = iss_ + 1u;
   ArmRetransmitLocked();
+  connect_pending_ = true;
   return Error::kInProgress;
 }
 
@@ -190,6 +196,7 @@ Result<size_t> TcpEndpoint::RecvLocked(std::span<const iovec> iov, bool peek) {
   size_t want = 0;
   for (const iovec& v : iov) want += v.iov_len;
   if (rcv_bytes_ == 0) {
+    if (fin_received_) return size_t{0};  // tcp_recvmsg: after the peer's FIN, EOF comes first
     if (sticky_error_ != Error::kOk) return TakeErrorLocked();
     if (sk_shutdown_ & kRcvShutdown) return size_t{0};
     if (state_ == State::kClosed) return ever_connected_ ? Result<size_t>(size_t{0}) : Error::kNotConnected;
@@ -226,9 +233,10 @@ Result<size_t> TcpEndpoint::RecvLocked(std::span<const iovec> iov, bool peek) {
   }
   uint32_t before = static_cast<uint32_t>(rcv_adv_ - rcv_nxt_);
   rcv_bytes_ -= copied;
-  // Window update (RFC 9293 3.8.6.2.2): tell the peer once the window has opened by a lot.
-  if (IsSynchronized(state_) && RecvWindowLocked() >= before + std::max<uint32_t>(2 * adv_mss_, RcvLimit() / 2))
-    SendAckLocked();
+  // Window update (RFC 9293 3.8.6.2.2, receiver-side SWS avoidance): once the window has opened
+  // by min(a segment, half the buffer).
+  uint32_t step = std::min<uint32_t>(adv_mss_, static_cast<uint32_t>(RcvLimit() / 2));
+  if (IsSynchronized(state_) && RecvWindowLocked() >= before + std::max<uint32_t>(step, 1)) SendAckLocked();
   NotifyLocked();
   return copied;
 }
@@ -236,12 +244,13 @@ Result<size_t> TcpEndpoint::RecvLocked(std::span<const iovec> iov, bool peek) {
 Status TcpEndpoint::ShutdownLocked(int how) {
   if (how < SHUT_RD || how > SHUT_RDWR) return Error::kInvalidArgument;
   switch (state_) {
-    case State::kClosed: return Error::kNotConnected;
+    case State::kClosed:
+    case State::kTimeWait: return Error::kNotConnected;  // to the application TIME-WAIT is CLOSED
     case State::kListen:
-      if (how == SHUT_WR) return Error::kNotConnected;
+      if (how == SHUT_WR) return OkStatus();  // a listener has nothing to send
       [[fallthrough]];
     case State::kSynSent:
-      AbortLocked(Error::kOk, false);  // Linux disconnects a listener or a connect in progress
+      DisconnectLocked();  // inet_shutdown disconnects a listener or a connect in progress
       return OkStatus();
     default: break;
   }
@@ -257,16 +266,26 @@ Status TcpEndpoint::ShutdownLocked(int how) {
   return OkStatus();
 }
 
+void TcpEndpoint::DisconnectLocked() {
+  if (state_ == State::kListen) {  // its queued connections are reset, as on close
+    for (TcpEndpoint* child : accept_queue_) child->AbortLocked(Error::kOk, true), child->listener_ = nullptr;
+    accept_queue_.clear();
+    for (TcpEndpoint* ep : proto_.endpoints())
+      if (ep->listener_ == this) ep->AbortLocked(Error::kOk, true), ep->listener_ = nullptr;
+  }
+  connect_pending_ = false;
+  snd_buf_.Clear();
+  SetStateLocked(State::kClosed);
+  sk_shutdown_ = 0;
+  NotifyLocked();
+}
+
 void TcpEndpoint::CloseLocked() {
   user_held_ = false;
   observer_ = nullptr;
   switch (state_) {
     case State::kListen:
-      for (TcpEndpoint* child : accept_queue_) child->AbortLocked(Error::kOk, true), child->listener_ = nullptr;
-      accept_queue_.clear();
-      for (TcpEndpoint* ep : proto_.endpoints())
-        if (ep->listener_ == this) ep->AbortLocked(Error::kOk, true), ep->listener_ = nullptr;
-      SetStateLocked(State::kClosed);
+      DisconnectLocked();
       return;
     case State::kClosed:
     case State::kSynSent:
@@ -328,7 +347,7 @@ uint32_t TcpEndpoint::rcv_space() const { return static_cast<uint32_t>(RcvLimit(
 
 TcpInfo TcpEndpoint::InfoLocked() const {
   TcpInfo i;
-  i.state = state_;
+  i.state = state_ == State::kTimeWait ? State::kClosed : state_;  // a TIME-WAIT socket reads as CLOSE
   i.retransmits = static_cast<uint8_t>(std::min<uint32_t>(retransmits_, 255));
   i.backoff = static_cast<uint8_t>(rtt_.backoffs());
   i.options = (ts_ok_ ? 1 : 0) | (sack_ok_ ? 2 : 0) | (ws_ok_ ? 4 : 0);  // TCPI_OPT_*

@@ -41,7 +41,7 @@ class TcpProtocol;
 struct TcpOptions {
   bool nodelay = false;     // TCP_NODELAY
   bool cork = false;        // TCP_CORK
-  bool quickack = false;    // TCP_QUICKACK (one-shot in Linux: cleared when delayed ACKs resume)
+  bool quickack = true;     // TCP_QUICKACK as getsockopt reads it (Linux: not in pingpong mode)
   bool keepalive = false;   // SO_KEEPALIVE
   int keepidle_s = 7200;    // TCP_KEEPIDLE
   int keepintvl_s = 75;     // TCP_KEEPINTVL
@@ -127,6 +127,11 @@ class TcpEndpoint {
   const RttEstimator& rtt() const { return rtt_; }
   const CongestionControl* cc() const { return cc_.get(); }
   Status SetCongestionControlLocked(std::string_view name);
+  // TCP_QUICKACK: 1 acknowledges every segment for a while (Linux's quick-ack mode), 0 delays.
+  void SetQuickAckLocked(bool on) {
+    topts_.quickack = on;
+    quickacks_ = on ? std::max(quickacks_, 16) : 0;
+  }
   uint32_t mss() const { return mss_; }
   uint32_t total_retransmits() const { return total_retrans_; }
   uint32_t snd_wnd() const { return snd_wnd_; }
@@ -191,6 +196,9 @@ class TcpEndpoint {
   int64_t stack_now_ms() const;
   void BecomeEstablishedLocked(const Segment& seg);
   void AbortLocked(Error e, bool send_rst);
+  // tcp_disconnect: back to a fresh CLOSED socket (a listener stopped by shutdown, a connect
+  // abandoned), keeping the binding.
+  void DisconnectLocked();
 
   Stack& stack_;
   TcpProtocol& proto_;
@@ -206,6 +214,9 @@ class TcpEndpoint {
   static constexpr uint8_t kRcvShutdown = 1, kSendShutdown = 2;
   uint8_t sk_shutdown_ = 0;
   bool ever_connected_ = false;
+  // A connect() returned EINPROGRESS and its outcome has not been reported by connect() yet
+  // (Linux's SS_CONNECTING): the next connect() reports it once.
+  bool connect_pending_ = false;
   size_t SndLimit() const { return topts_.sndbuf_locked ? opts_.sndbuf : kMaxAutoSndBuf; }
   size_t RcvLimit() const { return topts_.rcvbuf_locked ? opts_.rcvbuf : kMaxAutoRcvBuf; }
 

@@ -226,10 +226,12 @@ void TcpEndpoint::InputLocked(Segment& seg) {
       return;
     }
     stack_.stats().tcp.estab_resets += (state_ == State::kEstablished || state_ == State::kCloseWait);
-    bool quietly = state_ == State::kClosing || state_ == State::kLastAck || state_ == State::kTimeWait;
-    AbortLocked(quietly ? Error::kOk : (state_ == State::kSynReceived ? Error::kConnectionRefused
-                                                                       : Error::kConnectionReset),
-                false);
+    // tcp_reset's errors: EPIPE in CLOSE-WAIT (we had their FIN), ECONNRESET otherwise.
+    Error e = Error::kConnectionReset;
+    if (state_ == State::kClosing || state_ == State::kLastAck || state_ == State::kTimeWait) e = Error::kOk;
+    else if (state_ == State::kSynReceived) e = Error::kConnectionRefused;
+    else if (state_ == State::kCloseWait) e = Error::kBrokenPipe;
+    AbortLocked(e, false);
     return;
   }
   // Fourth: a SYN in a synchronised state gets a challenge ACK (RFC 5961 4.2).

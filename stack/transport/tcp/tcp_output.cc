@@ -83,7 +83,7 @@ bool TcpEndpoint::NagleAllowsLocked(uint32_t len, uint32_t avail) const {
 void TcpEndpoint::ScheduleAckLocked(bool immediate) {
   ack_pending_ = true;
   ++unacked_segments_;
-  if (immediate || quickacks_ > 0 || topts_.quickack || unacked_segments_ >= 2) {
+  if (immediate || quickacks_ > 0 || unacked_segments_ >= 2) {
     delack_at_ = stack_.now();  // OutputLocked sends it, on a data segment if there is one
   } else if (delack_at_ == kNever) {
     delack_at_ = stack_.now() + kDelayedAck;

@@ -81,10 +81,19 @@ bool TcpProtocol::ConflictsLocked(const TcpEndpoint* ep, uint16_t port) const {
     if (ep->opts_.reuse_port && other->opts_.reuse_port) continue;
     // SO_REUSEADDR on both lets a port be shared unless one of them listens (inet_csk_bind_conflict);
     // a connection in TIME-WAIT never blocks a socket that asked for SO_REUSEADDR.
-    if (ep->opts_.reuse_addr && (other->state_ == State::kTimeWait ||
-                                 (other->opts_.reuse_addr && other->state_ != State::kListen)))
-      continue;
+    if (ep->opts_.reuse_addr && other->opts_.reuse_addr && other->state_ != State::kListen) continue;
     return true;
+  }
+  return false;
+}
+
+bool TcpProtocol::ListenConflictLocked(const TcpEndpoint* ep) const {
+  auto it = bound_.find(ep->local_port());
+  if (it == bound_.end()) return false;
+  for (const TcpEndpoint* other : it->second) {
+    if (other == ep || other->state_ != State::kListen) continue;
+    bool overlap = ep->local_v4().IsAny() || other->local_v4().IsAny() || ep->local_v4() == other->local_v4();
+    if (overlap && !(ep->opts_.reuse_port && other->opts_.reuse_port)) return true;
   }
   return false;
 }

@@ -34,6 +34,8 @@ class TcpProtocol {
 
   Result<uint16_t> BindLocked(TcpEndpoint* ep, uint16_t port);
   void UnbindLocked(TcpEndpoint* ep);
+  // Another socket already listens on ep's port and address (SO_REUSEPORT on both excepted).
+  bool ListenConflictLocked(const TcpEndpoint* ep) const;
   // The 4-tuple table: a connecting or accepted endpoint goes in, a closed one comes out.
   void AddConnectionLocked(TcpEndpoint* ep);
   void RemoveConnectionLocked(TcpEndpoint* ep);
