@@ -52,6 +52,30 @@ void* LoopMain(void* link) {
   return nullptr;
 }
 
+void* TimerMain(void* loop) {
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  static_cast<TimerLoop*>(loop)->Run();
+  return nullptr;
+}
+
+// Starts a detached library thread with `body`; the program's signals stay off it.
+bool StartThread(void* (*body)(void*), void* arg, const char* name, std::string* error) {
+  pthread_t thread;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  int rc = pthread_create(&thread, &attr, body, arg);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    *error = std::string("cannot start the stack thread: ") + std::strerror(rc);
+    return false;
+  }
+  pthread_setname_np(thread, name);
+  return true;
+}
+
 }  // namespace
 
 Runtime& Runtime::Get() {
@@ -110,6 +134,18 @@ void Runtime::Start() {
   waker_fd_ = sys::MoveHigh(w, fd_floor_);
   library_fds_.push_back(waker_fd_);
   if (!config.tap.empty() && !StartTap(config)) return;
+  if (config.tap.empty()) {  // no device loop: a thread of its own runs the timers
+    timers_ = std::make_unique<TimerLoop>(*stack_);
+    {
+      MutexLock lock(stack_->mu());
+      stack_->SetTimerObserver(timers_.get());
+    }
+    std::string error;
+    if (!StartThread(TimerMain, timers_.get(), "tapsock-timers", &error)) {
+      Refuse(ENETDOWN, error);
+      return;
+    }
+  }
   ok_ = true;
   MaybeDumpStatsAtExit();
   TS_LOG_INFO("stack started: tap={} fd_floor={}", config.tap.empty() ? "(none)" : config.tap, fd_floor_);
@@ -157,17 +193,10 @@ bool Runtime::StartTap(const Config& config) {
     stack_->arp().AnnounceLocked(*nic);
     // The loop thread's first pass submits these frames together with its receive buffers.
   }
-  pthread_t thread;
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  int rc = pthread_create(&thread, &attr, LoopMain, tap_.get());
-  pthread_attr_destroy(&attr);
-  if (rc != 0) {
-    Refuse(ENETDOWN, std::string("cannot start the stack thread: ") + std::strerror(rc));
+  if (!StartThread(LoopMain, tap_.get(), "tapsock-loop", &error)) {
+    Refuse(ENETDOWN, error);
     return false;
   }
-  pthread_setname_np(thread, "tapsock-loop");
   return true;
 }
 
