@@ -265,9 +265,10 @@ void TcpEndpoint::InputLocked(Segment& seg) {
   if (fin && CanReceive(state_)) {
     if (fin_at == rcv_nxt_) {
       ProcessFinLocked(seg);
-    } else if (fin_at > rcv_nxt_) {
+    } else if (fin_at > rcv_nxt_) {  // beyond a hole: keep it, and show the hole at once
       peer_fin_pending_ = true;
       peer_fin_seq_ = fin_at;
+      ScheduleAckLocked(true);
     }
   } else if (fin) {
     ScheduleAckLocked(true);  // their FIN again (our ACK was lost)

@@ -119,6 +119,10 @@ void TcpEndpoint::AbortLocked(Error e, bool send_rst) {
   if (e != Error::kOk) sticky_error_ = e;
   sk_shutdown_ = kRcvShutdown | kSendShutdown;
   snd_buf_.Clear();
+  if (!user_held_) {  // nobody can read it any more (tcp_close purges the receive queue)
+    stack_.pool().FreeQueue(rcv_queue_);
+    rcv_bytes_ = rcv_front_consumed_ = 0;
+  }
   if (ooo_) ooo_->Clear();
   SetStateLocked(State::kClosed);
 }

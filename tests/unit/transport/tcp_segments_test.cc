@@ -1,0 +1,486 @@
+// One TCP connection driven segment by segment from the wire, opened actively (ConnectLocked) or
+// passively (a listener); tests assert the exact segments sent, on the manual clock only.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <functional>
+
+#include "stack/transport/tcp/tcp_protocol.h"
+#include "tests/unit/stack_fixture.h"
+
+namespace tapsock::test {
+namespace {
+
+using tcp::RttEstimator;
+using tcp::State;
+using tcp::TcpEndpoint;
+using wire::TcpRepr;
+
+constexpr uint8_t kA = TcpRepr::kAck;
+constexpr uint8_t kAP = TcpRepr::kAck | TcpRepr::kPsh;
+constexpr uint8_t kFA = TcpRepr::kFin | TcpRepr::kAck;
+
+// A segment the stack sent: its header and its payload.
+struct Out {
+  TcpRepr h;
+  Bytes data;
+};
+
+class TcpSegmentsTest : public StackFixture {
+ protected:
+  static constexpr uint16_t kListenPort = 80;    // ours, passive role
+  static constexpr uint16_t kPeerPort80 = 80;    // the peer's, active role
+  static constexpr uint16_t kPeerPort = 40000;   // the peer's, passive role
+  static constexpr uint32_t kPeerIsn = 5000;
+  static constexpr uint16_t kPeerWindow = 65535;
+  static constexpr uint16_t kPeerMss = 1460;
+  void TearDown() override {
+    for (TcpEndpoint* ep : held_) ep->CloseLocked();
+    stack_.FlushLocked();
+    StackFixture::TearDown();
+  }
+  void InjectTcp(const TcpRepr& h, std::span<const uint8_t> payload = {}) {
+    Bytes seg(h.HeaderLength());
+    seg.insert(seg.end(), payload.begin(), payload.end());
+    h.Emit(seg.data(), static_cast<uint32_t>(payload.size()), kPeerIp, kOurIp);
+    Ipv4Spec ip;
+    ip.protocol = static_cast<uint8_t>(wire::IpProto::kTcp);
+    Inject(FrameIpv4(ip, seg));
+  }
+  std::vector<Out> SentTcp() {
+    std::vector<Out> out;
+    for (const SentFrame& f : TakeSent()) {
+      if (!f.ip || f.ip->protocol != static_cast<uint8_t>(wire::IpProto::kTcp)) continue;
+      auto l4 = std::span<const uint8_t>(f.ip_packet).subspan(f.ip->ihl_bytes);
+      TcpRepr::ParseError why;
+      auto h = TcpRepr::Parse(l4, &why);
+      EXPECT_TRUE(h.has_value()) << "the stack sent a malformed TCP segment";
+      if (h) out.push_back({*h, Bytes(l4.begin() + h->header_len, l4.end())});
+    }
+    return out;
+  }
+  // Exactly one segment was sent; returns it (a default Out otherwise, after a test failure).
+  Out OneSent() {
+    auto s = SentTcp();
+    EXPECT_EQ(s.size(), 1u);
+    return s.size() == 1 ? s[0] : Out{};
+  }
+  // A segment from the peer, with the peer's current seq and ack.
+  TcpRepr Peer(uint8_t flags, uint16_t window = kPeerWindow) const {
+    TcpRepr h;
+    h.src_port = peer_port_;
+    h.dst_port = our_port_;
+    h.seq = peer_nxt_;
+    h.ack = ack_of_ours_;
+    h.flags = flags;
+    h.window = window;
+    return h;
+  }
+  static void PeerSynOptions(TcpRepr& h) {
+    h.options.mss = kPeerMss;
+    h.options.window_scale = 0;  // scaling agreed, the peer's window unscaled: exact arithmetic
+    h.options.sack_permitted = true;
+  }
+  // The peer sends `data` in order; its sequence moves on.
+  void PeerData(std::span<const uint8_t> data) {
+    InjectTcp(Peer(kAP), data);
+    peer_nxt_ += static_cast<uint32_t>(data.size());
+  }
+  // The peer acknowledges everything up to our `seq`.
+  void PeerAck(uint32_t ack, uint16_t window = kPeerWindow) {
+    ack_of_ours_ = ack;
+    InjectTcp(Peer(kA, window));
+  }
+
+  // Active open: our SYN, the peer's SYN-ACK, our ACK. Leaves the SYN in syn_.
+  TcpEndpoint* ActiveOpen() {
+    LearnPeer();
+    conn_ = stack_.tcp().NewEndpointLocked(false);
+    held_.push_back(conn_);
+    if (setup_) setup_(*conn_);
+    EXPECT_EQ(conn_->ConnectLocked(V4(kPeerIp, kPeerPort80)).error(), Error::kInProgress);
+    stack_.FlushLocked();
+    syn_ = OneSent().h;
+    iss_ = syn_.seq;
+    our_port_ = conn_->local_port();
+    peer_port_ = kPeerPort80;
+    TcpRepr synack = Peer(TcpRepr::kSyn | TcpRepr::kAck);
+    synack.seq = kPeerIsn;
+    synack.ack = iss_ + 1;
+    PeerSynOptions(synack);
+    InjectTcp(synack);
+    peer_nxt_ = kPeerIsn + 1;
+    ack_of_ours_ = iss_ + 1;
+    handshake_ack_ = OneSent().h;
+    return conn_;
+  }
+  // Passive open: the peer's SYN to our listener, our SYN-ACK, the peer's ACK; then accept.
+  TcpEndpoint* PassiveOpen() {
+    LearnPeer();
+    TcpEndpoint* l = stack_.tcp().NewEndpointLocked(false);
+    held_.push_back(l);
+    if (setup_) setup_(*l);
+    EXPECT_TRUE(l->BindLocked(V4(Ipv4Addr::Any(), kListenPort)).ok());
+    EXPECT_TRUE(l->ListenLocked(8).ok());
+    our_port_ = kListenPort;
+    peer_port_ = kPeerPort;
+    TcpRepr syn = Peer(TcpRepr::kSyn);
+    syn.seq = kPeerIsn;
+    syn.ack = 0;
+    PeerSynOptions(syn);
+    InjectTcp(syn);
+    syn_ = OneSent().h;  // the SYN-ACK
+    EXPECT_EQ(syn_.flags, TcpRepr::kSyn | TcpRepr::kAck);
+    EXPECT_EQ(syn_.ack, kPeerIsn + 1);
+    iss_ = syn_.seq;
+    peer_nxt_ = kPeerIsn + 1;
+    PeerAck(iss_ + 1);
+    EXPECT_TRUE(SentTcp().empty()) << "nothing answers the handshake's last ACK";
+    auto child = l->AcceptLocked();
+    EXPECT_TRUE(child.ok());
+    if (!child.ok()) return nullptr;
+    conn_ = child.value();
+    held_.push_back(conn_);
+    return conn_;
+  }
+  Result<size_t> Send(std::span<const uint8_t> data) {
+    iovec iov = IovecOf(data);
+    auto r = conn_->SendLocked({&iov, 1}, false);
+    stack_.FlushLocked();
+    return r;
+  }
+  Result<Bytes> Recv(size_t max = 70000) {
+    Bytes buf(max);
+    iovec iov{buf.data(), buf.size()};
+    auto r = conn_->RecvLocked({&iov, 1}, false);
+    stack_.FlushLocked();
+    if (!r.ok()) return r.error();
+    buf.resize(r.value());
+    return buf;
+  }
+  // How long until the connection's next timer.
+  Instant UntilDeadline() const { return conn_->NextDeadline() - stack_.now(); }
+
+  void ExpectPureAck(const Out& o, uint32_t seq, uint32_t ack) {
+    EXPECT_EQ(o.h.flags, kA);
+    EXPECT_EQ(o.h.seq, seq);
+    EXPECT_EQ(o.h.ack, ack);
+    EXPECT_TRUE(o.data.empty());
+    EXPECT_GT(o.h.window, 0) << "an open receive window is advertised";
+    EXPECT_FALSE(o.h.options.mss.has_value()) << "SYN options only on a SYN";
+  }
+  std::function<void(TcpEndpoint&)> setup_;  // socket options before the handshake
+  std::vector<TcpEndpoint*> held_;
+  TcpEndpoint* conn_ = nullptr;
+  TcpRepr syn_, handshake_ack_;
+  uint32_t iss_ = 0;
+  uint16_t our_port_ = 0, peer_port_ = 0;
+  uint32_t peer_nxt_ = 0;     // the peer's next sequence number
+  uint32_t ack_of_ours_ = 0;  // what the peer's segments acknowledge
+};
+
+// 1. Active open: the SYN offers MSS, SACK, timestamps and window scaling; the SYN-ACK is ACKed.
+TEST_F(TcpSegmentsTest, ActiveOpenSynOptionsAndHandshakeAck) {
+  TcpEndpoint* c = ActiveOpen();
+  EXPECT_EQ(syn_.flags, TcpRepr::kSyn);
+  EXPECT_EQ(syn_.dst_port, kPeerPort80);
+  EXPECT_EQ(syn_.ack, 0u);
+  EXPECT_GT(syn_.window, 0);
+  EXPECT_EQ(syn_.options.mss, 1460);
+  EXPECT_TRUE(syn_.options.sack_permitted);
+  ASSERT_TRUE(syn_.options.timestamps.has_value());
+  EXPECT_EQ(syn_.options.timestamps->second, 0u) << "nothing to echo yet";
+  ASSERT_TRUE(syn_.options.window_scale.has_value());
+  EXPECT_EQ(*syn_.options.window_scale, 7) << "6 MB autotuning ceiling needs scale 7";
+  ExpectPureAck(Out{handshake_ack_, {}}, iss_ + 1, kPeerIsn + 1);
+  EXPECT_FALSE(handshake_ack_.options.timestamps.has_value()) << "the peer declined timestamps";
+  EXPECT_EQ(c->state(), State::kEstablished);
+  EXPECT_EQ(c->mss(), kPeerMss);
+  EXPECT_EQ(c->InfoLocked().options, 2 | 4) << "SACK and window scaling, no timestamps";
+}
+
+// 2. In-order data: each segment is ACKed at once (quick-ack start) and can be read.
+TEST_F(TcpSegmentsTest, InOrderDataIsAckedAndReadable) {
+  for (bool active : {true, false}) {
+    SCOPED_TRACE(active ? "active open" : "passive open");
+    TcpEndpoint* c = active ? ActiveOpen() : PassiveOpen();
+    ASSERT_NE(c, nullptr);
+    Bytes a = Pattern(100, 0), b = Pattern(50, 100);
+    PeerData(a);
+    ExpectPureAck(OneSent(), iss_ + 1, kPeerIsn + 1 + 100);
+    PeerData(b);
+    ExpectPureAck(OneSent(), iss_ + 1, kPeerIsn + 1 + 150);
+    EXPECT_EQ(c->ReadableBytesLocked(), 150u);
+    auto r = Recv();
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r.value(), Concat(a, b));
+    EXPECT_EQ(Recv().error(), Error::kWouldBlock);
+      for (TcpEndpoint* ep : held_) ep->CloseLocked();
+    held_.clear();
+    SentTcp();
+  }
+}
+
+// 3. Out-of-order data: an immediate duplicate ACK with a SACK block; the fill ACKs everything.
+TEST_F(TcpSegmentsTest, OutOfOrderDataGetsSackThenCumulativeAck) {
+  TcpEndpoint* c = PassiveOpen();
+  ASSERT_NE(c, nullptr);
+  Bytes first = Pattern(100, 0), second = Pattern(100, 100);
+  peer_nxt_ += 100;  // the first segment is "lost"
+  PeerData(second);
+  Out dup = OneSent();
+  ExpectPureAck(dup, iss_ + 1, kPeerIsn + 1);
+  ASSERT_EQ(dup.h.options.sack_count, 1);
+  EXPECT_EQ(dup.h.options.sack_blocks[0].first, kPeerIsn + 101);
+  EXPECT_EQ(dup.h.options.sack_blocks[0].second, kPeerIsn + 201);
+  EXPECT_EQ(c->ReadableBytesLocked(), 0u);
+  peer_nxt_ = kPeerIsn + 1;  // the retransmission fills the hole
+  PeerData(first);
+  Out full = OneSent();
+  ExpectPureAck(full, iss_ + 1, kPeerIsn + 201);
+  EXPECT_EQ(full.h.options.sack_count, 0);
+  auto r = Recv();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value(), Concat(first, second));
+}
+
+// 4. Retransmission timeout: the same segment again after the RTO, then after twice the RTO.
+TEST_F(TcpSegmentsTest, RetransmissionTimeoutResendsAndBacksOff) {
+  TcpEndpoint* c = ActiveOpen();
+  Bytes data = Pattern(100);
+  ASSERT_EQ(Send(data).value(), 100u);
+  Out o = OneSent();
+  EXPECT_EQ(o.h.flags, kAP);
+  EXPECT_EQ(o.h.seq, iss_ + 1);
+  EXPECT_EQ(o.h.ack, kPeerIsn + 1);
+  EXPECT_EQ(o.data, data);
+  const Instant rto = c->rtt().Rto();
+  EXPECT_GE(rto, RttEstimator::kMinRto);
+  EXPECT_EQ(UntilDeadline(), rto);
+  Advance(rto - 1);
+  EXPECT_TRUE(SentTcp().empty()) << "not before the RTO";
+  Advance(1);
+  Out re = OneSent();
+  EXPECT_EQ(re.h.seq, iss_ + 1);
+  EXPECT_EQ(re.h.flags & (TcpRepr::kSyn | TcpRepr::kFin | TcpRepr::kRst), 0);
+  EXPECT_EQ(re.data, data);
+  EXPECT_EQ(UntilDeadline(), 2 * rto) << "RFC 6298 5.5: the timer backs off";
+  Advance(2 * rto - 1);
+  EXPECT_TRUE(SentTcp().empty());
+  Advance(1);
+  re = OneSent();
+  EXPECT_EQ(re.h.seq, iss_ + 1);
+  EXPECT_EQ(re.data, data);
+  EXPECT_EQ(UntilDeadline(), 4 * rto);
+  EXPECT_EQ(stack_.stats().tcp.timeouts, 2u);
+  PeerAck(iss_ + 101);
+  EXPECT_TRUE(SentTcp().empty());
+  EXPECT_EQ(c->UnsentOrUnackedBytesLocked(), 0u);
+  EXPECT_EQ(c->NextDeadline(), kNever) << "all acknowledged: the timer is off";
+}
+
+// 5. Fast retransmit: the third duplicate ACK resends the first unacknowledged segment.
+TEST_F(TcpSegmentsTest, ThreeDuplicateAcksTriggerFastRetransmit) {
+  TcpEndpoint* c = ActiveOpen();
+  Bytes data = Pattern(4 * kPeerMss);
+  ASSERT_EQ(Send(data).value(), data.size());
+  auto sent = SentTcp();
+  ASSERT_EQ(sent.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(sent[i].h.seq, iss_ + 1 + i * kPeerMss);
+    EXPECT_EQ(sent[i].data.size(), kPeerMss);
+  }
+  // The first segment is lost: the peer ACKs the handshake again for each later one.
+  for (int i = 1; i <= 3; ++i) {
+    PeerAck(iss_ + 1);
+    auto s = SentTcp();
+    if (i < 3) {
+      EXPECT_TRUE(s.empty()) << "duplicate ACK " << i;
+    } else {
+      ASSERT_EQ(s.size(), 1u);
+      EXPECT_EQ(s[0].h.seq, iss_ + 1);
+      EXPECT_EQ(s[0].data, Bytes(data.begin(), data.begin() + kPeerMss));
+    }
+  }
+  EXPECT_EQ(stack_.stats().tcp.fast_retrans, 1u);
+  EXPECT_EQ(stack_.stats().tcp.timeouts, 0u) << "before any timeout";
+  EXPECT_TRUE(c->InfoLocked().in_recovery);
+  PeerAck(iss_ + 1 + static_cast<uint32_t>(data.size()));  // the full ACK ends recovery
+  EXPECT_FALSE(c->InfoLocked().in_recovery);
+  EXPECT_EQ(c->UnsentOrUnackedBytesLocked(), 0u);
+}
+
+// 6. Zero window: nothing is sent, a probe follows the persist timeout, an open window sends.
+TEST_F(TcpSegmentsTest, ZeroWindowPersistProbeThenDataFlows) {
+  TcpEndpoint* c = PassiveOpen();
+  ASSERT_NE(c, nullptr);
+  PeerAck(iss_ + 1, 0);
+  EXPECT_TRUE(SentTcp().empty() && c->snd_wnd() == 0u);
+  Bytes data = Pattern(100);
+  ASSERT_EQ(Send(data).value(), 100u);
+  EXPECT_TRUE(SentTcp().empty()) << "the peer's window is closed";
+  const Instant rto = c->rtt().Rto();
+  EXPECT_EQ(UntilDeadline(), rto);
+  Advance(rto - 1);
+  EXPECT_TRUE(SentTcp().empty());
+  Advance(1);
+  Out probe = OneSent();
+  EXPECT_EQ(probe.h.flags, kA);
+  EXPECT_EQ(probe.h.seq, iss_) << "Linux's probe: snd_una - 1, which the receiver must answer";
+  EXPECT_EQ(probe.h.ack, kPeerIsn + 1);
+  EXPECT_TRUE(probe.data.empty());
+  EXPECT_EQ(stack_.stats().tcp.zero_window_probes, 1u);
+  EXPECT_EQ(UntilDeadline(), 2 * rto) << "probes back off";
+  PeerAck(iss_ + 1, 0);  // the answer: still closed
+  EXPECT_TRUE(SentTcp().empty());
+  Advance(UntilDeadline());  // the second probe, 2 RTO after the first
+  EXPECT_EQ(OneSent().h.seq, iss_);
+  EXPECT_EQ(UntilDeadline(), 4 * rto);
+  PeerAck(iss_ + 1, 0);
+  EXPECT_TRUE(SentTcp().empty());
+  PeerAck(iss_ + 1, kPeerWindow);  // a window update: the data goes at once
+  Out o = OneSent();
+  EXPECT_EQ(o.h.flags, kAP);
+  EXPECT_EQ(o.h.seq, iss_ + 1);
+  EXPECT_EQ(o.data, data);
+}
+
+// 7. Passive close: the peer's FIN -> CLOSE-WAIT and EOF; our FIN -> LAST-ACK; its ACK -> CLOSED.
+TEST_F(TcpSegmentsTest, PeerFinThenOurFinThroughLastAck) {
+  TcpEndpoint* c = PassiveOpen();
+  ASSERT_NE(c, nullptr);
+  InjectTcp(Peer(kFA));
+  peer_nxt_ += 1;
+  ExpectPureAck(OneSent(), iss_ + 1, kPeerIsn + 2);
+  EXPECT_EQ(c->state(), State::kCloseWait);
+  auto r = Recv();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value().size(), 0u) << "end of stream";
+  ASSERT_TRUE(c->ShutdownLocked(SHUT_WR).ok());
+  stack_.FlushLocked();
+  Out fin = OneSent();
+  EXPECT_EQ(fin.h.flags, kFA);
+  EXPECT_EQ(fin.h.seq, iss_ + 1);
+  EXPECT_EQ(fin.h.ack, kPeerIsn + 2);
+  EXPECT_TRUE(fin.data.empty() && c->state() == State::kLastAck);
+  PeerAck(iss_ + 2);
+  EXPECT_TRUE(SentTcp().empty());
+  EXPECT_EQ(c->state(), State::kClosed);
+  EXPECT_EQ(c->TakeErrorLocked(), Error::kOk);
+}
+
+// 8. Active close: FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT for 60 s; a repeated FIN is ACKed again.
+TEST_F(TcpSegmentsTest, ActiveCloseTimeWaitReAcksFinAndExpires) {
+  TcpEndpoint* c = ActiveOpen();
+  ASSERT_TRUE(c->ShutdownLocked(SHUT_WR).ok());
+  stack_.FlushLocked();
+  Out fin = OneSent();
+  EXPECT_EQ(fin.h.flags, kFA);
+  EXPECT_EQ(fin.h.seq, iss_ + 1);
+  EXPECT_EQ(fin.h.ack, kPeerIsn + 1);
+  EXPECT_EQ(c->state(), State::kFinWait1);
+  PeerAck(iss_ + 2);
+  EXPECT_TRUE(SentTcp().empty());
+  EXPECT_EQ(c->state(), State::kFinWait2);
+  TcpRepr peer_fin = Peer(kFA);
+  InjectTcp(peer_fin);
+  ExpectPureAck(OneSent(), iss_ + 2, kPeerIsn + 2);
+  EXPECT_EQ(c->state(), State::kTimeWait);
+  EXPECT_EQ(UntilDeadline(), 60 * kSecond);
+  Advance(30 * kSecond);
+  EXPECT_TRUE(c->state() == State::kTimeWait && SentTcp().empty());
+  InjectTcp(peer_fin);  // our ACK was lost: the peer repeats its FIN
+  ExpectPureAck(OneSent(), iss_ + 2, kPeerIsn + 2);
+  EXPECT_EQ(UntilDeadline(), 60 * kSecond) << "RFC 9293: restart the 2 MSL timeout";
+  Advance(60 * kSecond - 1);
+  EXPECT_EQ(c->state(), State::kTimeWait);
+  Advance(1);
+  EXPECT_EQ(c->state(), State::kClosed);
+  EXPECT_TRUE(SentTcp().empty()) << "TIME-WAIT ends silently";
+}
+
+// 9. RFC 5961 5.2: an ACK for data never sent gets a challenge ACK and the segment is dropped.
+TEST_F(TcpSegmentsTest, AckOfUnsentDataGetsChallengeAckAndIsDropped) {
+  TcpEndpoint* c = ActiveOpen();
+  ASSERT_EQ(Send(Pattern(100)).value(), 100u);
+  SentTcp();
+  ack_of_ours_ = iss_ + 1 + 1000;  // beyond snd_max = iss + 101
+  InjectTcp(Peer(kAP), ToBytes("injected"));
+  ExpectPureAck(OneSent(), iss_ + 101, kPeerIsn + 1);
+  EXPECT_EQ(stack_.stats().tcp.challenge_acks, 1u);
+  EXPECT_EQ(c->state(), State::kEstablished);
+  EXPECT_EQ(c->ReadableBytesLocked(), 0u) << "the data it carried is dropped";
+  EXPECT_EQ(c->UnsentOrUnackedBytesLocked(), 100u) << "nothing was acknowledged";
+  PeerAck(iss_ + 101);  // the real ACK still works
+  EXPECT_EQ(c->UnsentOrUnackedBytesLocked(), 0u);
+  EXPECT_EQ(c->state(), State::kEstablished);
+}
+
+// 10. Keepalive: a probe after keepidle, then one every keepintvl; keepcnt unanswered ones reset.
+TEST_F(TcpSegmentsTest, KeepaliveProbesThenTimesOut) {
+  setup_ = [](TcpEndpoint& ep) {
+    ep.tcp_options().keepalive = true;
+    ep.tcp_options().keepidle_s = 10;
+    ep.tcp_options().keepintvl_s = 2;
+    ep.tcp_options().keepcnt = 3;
+  };
+  TcpEndpoint* c = ActiveOpen();
+  EXPECT_EQ(UntilDeadline(), 10 * kSecond);
+  Advance(10 * kSecond - 1);
+  EXPECT_TRUE(SentTcp().empty());
+  Advance(1);
+  for (int probe = 1; probe <= 3; ++probe) {
+    SCOPED_TRACE(probe);
+    Out o = OneSent();
+    EXPECT_EQ(o.h.flags, kA);
+    EXPECT_EQ(o.h.seq, iss_) << "snd_una - 1";
+    EXPECT_EQ(o.h.ack, kPeerIsn + 1);
+    EXPECT_TRUE(o.data.empty() && c->state() == State::kEstablished);
+    EXPECT_EQ(UntilDeadline(), 2 * kSecond);
+    Advance(2 * kSecond);
+  }
+  EXPECT_EQ(stack_.stats().tcp.keepalive_probes, 3u);
+  Out rst = OneSent();
+  EXPECT_TRUE(rst.h.flags & TcpRepr::kRst);
+  EXPECT_EQ(rst.h.seq, iss_ + 1);
+  EXPECT_EQ(c->state(), State::kClosed);
+  EXPECT_EQ(c->TakeErrorLocked(), Error::kTimedOut);
+}
+
+// 3b. A FIN alone, ahead of a hole: a duplicate ACK at once (RFC 5681 4.2); the fill takes the
+// connection to CLOSE-WAIT and ACKs data and FIN together.
+TEST_F(TcpSegmentsTest, OutOfOrderBareFinIsDupAckedAndHeldUntilTheHoleFills) {
+  TcpEndpoint* c = PassiveOpen();
+  ASSERT_NE(c, nullptr);
+  TcpRepr fin = Peer(kFA);
+  fin.seq = kPeerIsn + 1 + 100;  // after 100 bytes the peer sent that were lost
+  InjectTcp(fin);
+  auto s = SentTcp();
+  EXPECT_EQ(s.size(), 1u) << "an out-of-order segment is ACKed at once";
+  if (s.size() == 1) ExpectPureAck(s[0], iss_ + 1, kPeerIsn + 1);
+  EXPECT_EQ(c->state(), State::kEstablished);
+  PeerData(Pattern(100));
+  ExpectPureAck(OneSent(), iss_ + 1, kPeerIsn + 1 + 100 + 1);
+  EXPECT_EQ(c->state(), State::kCloseWait);
+  EXPECT_EQ(Recv().value(), Pattern(100));
+  EXPECT_EQ(Recv().value().size(), 0u);
+}
+
+// Closing with unread data resets (RFC 2525 2.17) and gives the received buffers back at once.
+TEST_F(TcpSegmentsTest, CloseWithUnreadDataResetsAndFreesTheReceiveQueue) {
+  TcpEndpoint* c = PassiveOpen();
+  ASSERT_NE(c, nullptr);
+  PeerData(Pattern(100));
+  SentTcp();
+  const size_t before = stack_.pool().in_use();
+  c->CloseLocked();
+  held_.erase(std::find(held_.begin(), held_.end(), c));
+  stack_.FlushLocked();
+  Out rst = OneSent();
+  EXPECT_EQ(rst.h.flags, TcpRepr::kRst | TcpRepr::kAck);
+  EXPECT_EQ(rst.h.seq, iss_ + 1);
+  EXPECT_LT(stack_.pool().in_use(), before) << "the unread segment is still held";
+}
+
+}  // namespace
+}  // namespace tapsock::test
