@@ -22,9 +22,7 @@ before=$(rx_frames "$NS" tap0)
 log "curl on the private stack (198.18.0.2 on tap0) fetches $size_mib MiB from the kernel's 198.18.0.1"
 rc=0
 out=$(bounded 52 run_shim --ns "$NS" --tap tap0 --addr 198.18.0.2/24 --gw 198.18.0.1 -- \
-	curl -sS --max-time 50 -o "$TSK_WORK/got" \
-	-w '%{http_code} %{size_download} %{speed_download} %{time_total}\n' \
-	http://198.18.0.1:8080/blob 2>&1) || rc=$?
+	"${SHIM_FETCH[@]}" --max-time 50 -o "$TSK_WORK/got" http://198.18.0.1:8080/blob 2>&1) || rc=$?
 read -r code size speed secs <<<"$(tail -n 1 <<<"$out")" || true
 got_bytes=$(stat -c %s "$TSK_WORK/got" 2>/dev/null || echo 0)
 ((rc == 0)) || fail "shimmed curl exited $rc after $got_bytes of $((size_mib << 20)) bytes: $(tr '\n' ' ' <<<"$out")"

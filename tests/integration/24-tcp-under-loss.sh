@@ -34,7 +34,7 @@ curl_opts=(-sS --max-time 50 -w '%{http_code} %{size_download} %{speed_download}
 before=$(rx_frames "$NS" tap1)
 log "both ways at once, $size_mib MiB each, with 2% loss and 1% duplication each way"
 start_bg shim-curl run_shim --ns "$NS" --tap tap1 --addr 198.18.0.3/24 --gw 198.18.0.1 -- \
-	curl "${curl_opts[@]}" -o "$TSK_WORK/got-by-shim" http://198.18.0.1:8080/blob
+	"${SHIM_FETCH[@]}" --max-time 50 -o "$TSK_WORK/got-by-shim" http://198.18.0.1:8080/blob
 shim_curl=$LAST_PID
 start_bg kernel-curl "$TSK_TOOL" ns exec "$NS" -- \
 	curl "${curl_opts[@]}" -o "$TSK_WORK/got-by-kernel" http://198.18.0.2:8080/blob

@@ -140,6 +140,16 @@ ns_settings() {
 
 # tapsock reads $TAPSOCK_LIB and $TAPSOCK_PRELOAD_EXTRA itself; export the library it must use.
 export TAPSOCK_LIB=$TSK_LIB
+# The shimmed HTTP client: the unmodified curl, except under a preloaded sanitizer runtime, which
+# curl cannot run under at all (it prints nothing even without tapsock); python3's urllib then.
+# Takes: [--max-time S] -o FILE URL; prints curl's '%{http_code} %{size_download} %{speed_download}
+# %{time_total}' line.
+if [[ -n ${TAPSOCK_PRELOAD_EXTRA:-} ]]; then
+	SHIM_FETCH=("$TSK_PY" "$TSK_DIR/fetch.py")
+else
+	SHIM_FETCH=(curl -sS -w '%{http_code} %{size_download} %{speed_download} %{time_total}\n')
+fi
+
 run_shim() {
 	"$TSK_TOOL" run "$@"
 }
