@@ -70,15 +70,16 @@ constexpr size_t kTcpReadBuffer = 256 * 1024;
 }
 
 [[noreturn]] void Usage(const char* why) {
-  std::fprintf(stderr,
-               "net_bench: %s\n"
-               "usage: net_bench server|sink|tcp-server|tcp-accept --bind ADDR --port P --seconds S\n"
-               "       net_bench rr|tcp-rr --to ADDR --port P --size B --count N --seconds S\n"
-               "       net_bench flood --to ADDR --port P --size B --seconds S [--count N]\n"
-               "       net_bench tcp-sink --bind ADDR|--to ADDR --port P --seconds S\n"
-               "       net_bench tcp-source --bind ADDR|--to ADDR --port P --seconds S [--size B]\n"
-               "       net_bench tcp-connect --to ADDR --port P --seconds S --count N\n",
-               why);
+  std::fprintf(
+      stderr,
+      "net_bench: %s\n"
+      "usage: net_bench server|sink|tcp-server|tcp-accept --bind ADDR --port P --seconds S\n"
+      "       net_bench rr|tcp-rr --to ADDR --port P --size B --count N --seconds S\n"
+      "       net_bench flood --to ADDR --port P --size B --seconds S [--count N]\n"
+      "       net_bench tcp-sink --bind ADDR|--to ADDR --port P --seconds S\n"
+      "       net_bench tcp-source --bind ADDR|--to ADDR --port P --seconds S [--size B]\n"
+      "       net_bench tcp-connect --to ADDR --port P --seconds S --count N\n",
+      why);
   std::exit(2);
 }
 
@@ -143,7 +144,8 @@ Options Parse(int argc, char** argv) {
   }
   o.port = std::atoi(take("--port", true));
   o.seconds = std::atof(take("--seconds", true));
-  if (m == "rr" || m == "flood" || m == "tcp-rr") o.size = std::strtoul(take("--size", true), nullptr, 10);
+  if (m == "rr" || m == "flood" || m == "tcp-rr")
+    o.size = std::strtoul(take("--size", true), nullptr, 10);
   if (m == "tcp-source") {
     const char* s = take("--size", false);
     o.size = s != nullptr ? std::strtoul(s, nullptr, 10) : 65536;
@@ -156,10 +158,13 @@ Options Parse(int argc, char** argv) {
   if (!kv.empty()) Usage(("unknown option " + kv.begin()->first).c_str());
   if (o.port <= 0 || o.port > 65535) Usage("bad --port");
   if (o.seconds <= 0) Usage("bad --seconds");
-  if ((m == "rr" || m == "flood") && (o.size < 8 || o.size > kMaxDatagram)) Usage("--size wants 8..65535");
+  if ((m == "rr" || m == "flood") && (o.size < 8 || o.size > kMaxDatagram))
+    Usage("--size wants 8..65535");
   if (m == "tcp-rr" && (o.size < 8 || o.size > kTcpReadBuffer)) Usage("--size wants 8..262144");
-  if (m == "tcp-source" && (o.size < 1 || o.size > (size_t{16} << 20))) Usage("--size wants 1..16 MiB");
-  if ((m == "rr" || m == "flood" || m == "tcp-rr" || m == "tcp-connect") && o.count <= 0) Usage("bad --count");
+  if (m == "tcp-source" && (o.size < 1 || o.size > (size_t{16} << 20)))
+    Usage("--size wants 1..16 MiB");
+  if ((m == "rr" || m == "flood" || m == "tcp-rr" || m == "tcp-connect") && o.count <= 0)
+    Usage("bad --count");
   return o;
 }
 
@@ -190,12 +195,17 @@ void SetTimeout(int fd, int option, long ms) {
     Die(option == SO_RCVTIMEO ? "setsockopt SO_RCVTIMEO" : "setsockopt SO_SNDTIMEO");
   }
 }
-void SetRecvTimeout(int fd, long ms) { SetTimeout(fd, SO_RCVTIMEO, ms); }
+void SetRecvTimeout(int fd, long ms) {
+  SetTimeout(fd, SO_RCVTIMEO, ms);
+}
 
-bool TimedOut(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
+bool TimedOut(int err) {
+  return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
+}
 
 void Ready(const Options& o) {
-  std::fprintf(stderr, "net_bench: ready, %s on %s port %d\n", o.mode.c_str(), o.addr.c_str(), o.port);
+  std::fprintf(stderr, "net_bench: ready, %s on %s port %d\n", o.mode.c_str(), o.addr.c_str(),
+               o.port);
 }
 
 // Round-trip times in ns -> p50, p99, mean in us (0 when empty).
@@ -252,7 +262,8 @@ int RunServer(const Options& o) {
       if (!TimedOut(errno)) ++errors;
       continue;
     }
-    if (sendto(fd, buf.data(), static_cast<size_t>(n), 0, reinterpret_cast<sockaddr*>(&peer), plen) < 0) {
+    if (sendto(fd, buf.data(), static_cast<size_t>(n), 0, reinterpret_cast<sockaddr*>(&peer),
+               plen) < 0) {
       ++errors;
     } else {
       ++echoed;
@@ -359,8 +370,8 @@ int RunFlood(const Options& o) {
     now = NowNs();
   }
   const double span = static_cast<double>(now - start) / 1e9;
-  std::printf("{\"mode\":\"flood\",\"sent\":%ld,\"errors\":%ld,\"seconds\":%.3f,\"pps\":%.0f}\n", sent,
-              errors, span, static_cast<double>(sent) / span);
+  std::printf("{\"mode\":\"flood\",\"sent\":%ld,\"errors\":%ld,\"seconds\":%.3f,\"pps\":%.0f}\n",
+              sent, errors, span, static_cast<double>(sent) / span);
   return 0;
 }
 
@@ -368,7 +379,8 @@ int RunFlood(const Options& o) {
 
 void SetNoDelay(int fd) {
   int one = 1;
-  if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0) Die("setsockopt TCP_NODELAY");
+  if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+    Die("setsockopt TCP_NODELAY");
 }
 
 // A non-blocking listening socket (the accept loops poll it, so they see their deadline).
@@ -377,7 +389,8 @@ int TcpListen(const Options& o) {
   socklen_t len;
   int fd = MakeSocket(o, SOCK_STREAM, &ss, &len);
   int one = 1;
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) Die("setsockopt SO_REUSEADDR");
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
+    Die("setsockopt SO_REUSEADDR");
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) Die("bind");
   if (listen(fd, 4096) != 0) Die("listen");
   const int flags = fcntl(fd, F_GETFL);
@@ -400,7 +413,8 @@ int TcpAcceptOne(int lfd, int64_t deadline) {
     if (!WaitReadable(lfd)) continue;
     int fd = accept(lfd, nullptr, nullptr);
     if (fd >= 0) return fd;
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) Die("accept");
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+      Die("accept");
   }
   return -1;
 }
@@ -486,16 +500,18 @@ int RunTcpServer(const Options& o) {
     close(fd);  // the client shut down first and waits for this FIN
   }
   close(lfd);
-  std::printf("{\"mode\":\"tcp-server\",\"connected\":%d,\"echoed_bytes\":%lld,\"eof\":%d,\"errors\":%ld}\n",
-              fd >= 0 ? 1 : 0, echoed, eof, errors);
+  std::printf(
+      "{\"mode\":\"tcp-server\",\"connected\":%d,\"echoed_bytes\":%lld,\"eof\":%d,\"errors\":%ld}"
+      "\n",
+      fd >= 0 ? 1 : 0, echoed, eof, errors);
   return 0;
 }
 
 // One TCP round trip: `out` (sequence number in its first 8 bytes) out, the same bytes back. Each
 // recv waits at most 1 s (a stall, counted, then the wait goes on) until the deadline. Returns the
 // round trip in ns, -1 when the deadline passed, -2 on an error, -3 when the echo differs.
-int64_t TcpRoundTrip(int fd, std::vector<char>& out, std::vector<char>& in, uint64_t seq, int64_t deadline,
-                     long* stalls) {
+int64_t TcpRoundTrip(int fd, std::vector<char>& out, std::vector<char>& in, uint64_t seq,
+                     int64_t deadline, long* stalls) {
   std::memcpy(out.data(), &seq, sizeof(seq));
   const int64_t t0 = NowNs();
   if (!WriteAll(fd, out.data(), out.size(), deadline)) return NowNs() >= deadline ? -1 : -2;
@@ -547,7 +563,8 @@ int RunTcpRequestResponse(const Options& o) {
   const int close_wait_timeouts = TcpFinish(fd);
   const Percentiles p = Summarise(rtt);
   std::printf(
-      "{\"mode\":\"tcp-rr\",\"connected\":1,\"count\":%zu,\"stalls\":%ld,\"errors\":%ld,\"mismatches\":%ld,"
+      "{\"mode\":\"tcp-rr\",\"connected\":1,\"count\":%zu,\"stalls\":%ld,\"errors\":%ld,"
+      "\"mismatches\":%ld,"
       "\"p50_us\":%.1f,\"p99_us\":%.1f,\"mean_us\":%.1f,\"close_wait_timeouts\":%d}\n",
       rtt.size(), stalls, errors, mismatches, p.p50, p.p99, p.mean, close_wait_timeouts);
   return 0;
@@ -598,7 +615,8 @@ int RunTcpSink(const Options& o) {
   const double span = static_cast<double>(last - first) / 1e9;
   const double mbit = span > 0 ? static_cast<double>(bytes) * 8 / span / 1e6 : 0;
   std::printf(
-      "{\"mode\":\"tcp-sink\",\"connected\":%d,\"bytes\":%lld,\"seconds\":%.3f,\"mbit_s\":%.1f,\"eof\":%d,"
+      "{\"mode\":\"tcp-sink\",\"connected\":%d,\"bytes\":%lld,\"seconds\":%.3f,\"mbit_s\":%.1f,"
+      "\"eof\":%d,"
       "\"errors\":%ld,\"cpu_s\":%.3f}\n",
       fd >= 0 ? 1 : 0, bytes, span, mbit, eof, errors, cpu);
   return 0;
@@ -659,7 +677,8 @@ int RunTcpAccept(const Options& o) {
     for (;;) {  // everything that is queued, then back to poll
       int fd = accept(lfd, nullptr, nullptr);
       if (fd < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) ++errors;
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+          ++errors;
         break;
       }
       close(fd);
@@ -670,22 +689,25 @@ int RunTcpAccept(const Options& o) {
   }
   close(lfd);
   const double span = static_cast<double>(last - first) / 1e9;
-  std::printf("{\"mode\":\"tcp-accept\",\"accepted\":%ld,\"seconds\":%.3f,\"conn_s\":%.0f,\"errors\":%ld}\n",
-              accepted, span, span > 0 ? static_cast<double>(accepted - 1) / span : 0, errors);
+  std::printf(
+      "{\"mode\":\"tcp-accept\",\"accepted\":%ld,\"seconds\":%.3f,\"conn_s\":%.0f,\"errors\":%ld}"
+      "\n",
+      accepted, span, span > 0 ? static_cast<double>(accepted - 1) / span : 0, errors);
   return 0;
 }
 
 // Connects, waits for the server's FIN (the server closes at once), closes; over and over. Each
 // connect and each wait is limited to 1 s. Reports completed cycles per second, the time of one
-// cycle (socket() to the end of close()) and of its three phases: socket() to the end of
-// connect(), then the wait for the FIN (recv returning 0), then close().
+// cycle (socket() to the end of close()) and of its phases: socket() and two setsockopt() calls,
+// connect(), the wait for the FIN (recv returning 0), close().
 int RunTcpConnect(const Options& o) {
   const int64_t start = NowNs();
   const int64_t deadline = start + static_cast<int64_t>(o.seconds * 1e9);
   long ok = 0, attempts = 0, connect_errors = 0, timeouts = 0, other = 0;
   int first_errno = 0;
-  std::vector<int64_t> cycle, connecting, fin, closing;
-  for (auto* v : {&cycle, &connecting, &fin, &closing}) v->reserve(static_cast<size_t>(o.count));
+  std::vector<int64_t> cycle, opening, connecting, fin, closing;
+  for (auto* v : {&cycle, &opening, &connecting, &fin, &closing})
+    v->reserve(static_cast<size_t>(o.count));
   int64_t now = start;
   while (now < deadline && attempts < o.count) {
     ++attempts;
@@ -695,6 +717,7 @@ int RunTcpConnect(const Options& o) {
     int fd = MakeSocket(o, SOCK_STREAM, &ss, &len);
     SetTimeout(fd, SO_SNDTIMEO, 1000);
     SetRecvTimeout(fd, 1000);
+    const int64_t t_open = NowNs();
     const int rc = connect(fd, reinterpret_cast<sockaddr*>(&ss), len);
     const int64_t t1 = NowNs();
     int64_t t2 = t1;
@@ -722,20 +745,25 @@ int RunTcpConnect(const Options& o) {
     now = NowNs();
     cycle.push_back(now - t0);
     if (rc == 0) {
-      connecting.push_back(t1 - t0);
+      opening.push_back(t_open - t0);
+      connecting.push_back(t1 - t_open);
       fin.push_back(t2 - t1);
       closing.push_back(now - t2);
     }
   }
   const double span = static_cast<double>(now - start) / 1e9;
-  const Percentiles p = Summarise(cycle), pc = Summarise(connecting), pf = Summarise(fin),
-                    pcl = Summarise(closing);
+  const Percentiles p = Summarise(cycle), po = Summarise(opening), pc = Summarise(connecting),
+                    pf = Summarise(fin), pcl = Summarise(closing);
   std::printf(
-      "{\"mode\":\"tcp-connect\",\"attempts\":%ld,\"completed\":%ld,\"connect_errors\":%ld,\"timeouts\":%ld,"
-      "\"other_errors\":%ld,\"first_error\":\"%s\",\"seconds\":%.3f,\"conn_s\":%.0f,\"cycle_p50_us\":%.1f,"
-      "\"cycle_p99_us\":%.1f,\"connect_p50_us\":%.1f,\"fin_wait_p50_us\":%.1f,\"close_p50_us\":%.1f}\n",
-      attempts, ok, connect_errors, timeouts, other, first_errno != 0 ? std::strerror(first_errno) : "",
-      span, span > 0 ? static_cast<double>(ok) / span : 0, p.p50, p.p99, pc.p50, pf.p50, pcl.p50);
+      "{\"mode\":\"tcp-connect\",\"attempts\":%ld,\"completed\":%ld,\"connect_errors\":%ld,"
+      "\"timeouts\":%ld,"
+      "\"other_errors\":%ld,\"first_error\":\"%s\",\"seconds\":%.3f,\"conn_s\":%.0f,\"cycle_p50_"
+      "us\":%.1f,"
+      "\"cycle_p99_us\":%.1f,\"socket_p50_us\":%.1f,\"connect_p50_us\":%.1f,\"fin_wait_p50_us\":%."
+      "1f,\"close_p50_us\":%.1f}\n",
+      attempts, ok, connect_errors, timeouts, other,
+      first_errno != 0 ? std::strerror(first_errno) : "", span,
+      span > 0 ? static_cast<double>(ok) / span : 0, p.p50, p.p99, po.p50, pc.p50, pf.p50, pcl.p50);
   return 0;
 }
 

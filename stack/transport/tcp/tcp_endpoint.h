@@ -24,6 +24,7 @@
 #include "stack/transport/tcp/congestion_control.h"
 #include "stack/transport/tcp/reassembly_queue.h"
 #include "stack/transport/tcp/rtt_estimator.h"
+#include "stack/transport/tcp/sack_scoreboard.h"
 #include "stack/transport/tcp/send_buffer.h"
 #include "stack/transport/tcp/seqnum.h"
 #include "stack/transport/tcp/tcp_state.h"
@@ -183,6 +184,11 @@ class TcpEndpoint {
   void ScheduleAckLocked(bool immediate);
   // Resends the segment at snd_una; returns the sequence space it covered.
   uint32_t RetransmitFirstLocked();
+  // Fast recovery (RFC 6582, or RFC 6675 when SACK is on) begins.
+  void EnterRecoveryLocked();
+  // RFC 6675 5 (NextSeg rule 1): resends the holes the scoreboard deems lost while the pipe
+  // leaves room in the congestion window.
+  void SackRetransmitLocked();
   // tcp_timers.cc
   void ArmRetransmitLocked();
   void OnRetransmitTimeoutLocked();
@@ -272,6 +278,8 @@ class TcpEndpoint {
   int dupacks_ = 0;
   bool in_recovery_ = false;
   SeqNum recover_;
+  SackScoreboard scoreboard_;  // what the peer's SACK blocks say it holds (RFC 6675)
+  SeqNum high_rxt_;            // one past the highest byte retransmitted in this recovery
   SeqNum rtt_seq_;  // Karn: time one segment when timestamps are off
   Instant rtt_start_ = 0;
   bool rtt_timing_ = false;

@@ -123,6 +123,7 @@ void TcpEndpoint::ParseSynOptionsLocked(const wire::TcpOptions& o) {
 
 void TcpEndpoint::BecomeEstablishedLocked(const Segment& seg) {
   syn_acked_ = true;
+  scoreboard_.Reset(snd_una_.value());
   snd_wl1_ = SeqNum(seg.tcp.seq);
   snd_wl2_ = SeqNum(seg.tcp.ack);
   SetStateLocked(State::kEstablished);
@@ -302,6 +303,10 @@ bool TcpEndpoint::ProcessAckLocked(Segment& seg) {
     return false;
   }
   uint32_t window = static_cast<uint32_t>(h.window) << snd_wscale_;
+  if (sack_ok_ && h.options.sack_count > 0) {
+    scoreboard_.Update(Max(ack, snd_una_).value(), snd_max_.value(),
+                       std::span(h.options.sack_blocks.data(), std::min<size_t>(h.options.sack_count, 4)));
+  }
   if (ack > snd_una_) {
     uint32_t acked = static_cast<uint32_t>(ack - snd_una_);
     uint32_t data = acked;
@@ -312,6 +317,7 @@ bool TcpEndpoint::ProcessAckLocked(Segment& seg) {
     bytes_acked_ += data;
     snd_una_ = ack;
     if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
+    if (sack_ok_) scoreboard_.AdvanceUna(snd_una_.value());
     // RTT (RFC 6298 + RFC 7323 4.1): from the echoed timestamp, else one timed segment (Karn).
     int64_t rtt = 0;
     if (ts_ok_ && h.options.timestamps && h.options.timestamps->second != 0) {
@@ -328,11 +334,15 @@ bool TcpEndpoint::ProcessAckLocked(Segment& seg) {
     if (in_recovery_ && ack >= recover_) {  // RFC 6582: a full ACK ends recovery
       in_recovery_ = false;
       cc_->OnRecoveryExit(stack_.now());
+    } else if (in_recovery_ && sack_ok_) {  // RFC 6675: refill the pipe from the scoreboard
+      SackRetransmitLocked();
     } else if (in_recovery_) {  // a partial ACK: the next hole is lost too (RFC 6582 3.2 step 5)
       cc_->DeflateForPartialAck(acked);
       RetransmitFirstLocked();
     } else {
       cc_->OnAck(acked, rtt, in_flight, stack_.now());
+      // RFC 6675 5 (2): the scoreboard may show loss before three duplicate ACKs do.
+      if (sack_ok_ && snd_una_ != snd_max_ && scoreboard_.IsLost(snd_una_.value(), mss_)) EnterRecoveryLocked();
     }
     dupacks_ = 0;
     rto_at_ = snd_una_ == snd_max_ ? kNever : stack_.now() + rtt_.Rto();
@@ -357,13 +367,12 @@ bool TcpEndpoint::ProcessAckLocked(Segment& seg) {
     // A duplicate ACK (RFC 5681 2): three of them mean a lost segment. One that carries SACK
     // blocks counts whatever its window (RFC 6675's DupAck): an autotuning receiver such as
     // Linux moves its window on nearly every out-of-order segment.
-    if (++dupacks_ == 3 && !in_recovery_) {  // RFC 6582 3.2 steps 2-4
-      in_recovery_ = true;
-      recover_ = snd_max_;
-      cc_->OnCongestionEvent(static_cast<uint32_t>(snd_max_ - snd_una_), stack_.now());
-      cc_->InflateForDupAcks(3);
-      stack_.stats().tcp.fast_retrans++;
-      RetransmitFirstLocked();
+    ++dupacks_;
+    bool lost = dupacks_ >= 3 || (sack_ok_ && scoreboard_.IsLost(snd_una_.value(), mss_));
+    if (!in_recovery_ && lost) {
+      EnterRecoveryLocked();
+    } else if (in_recovery_ && sack_ok_) {
+      SackRetransmitLocked();
     } else if (in_recovery_) {
       cc_->InflateForDupAcks(1);  // each further duplicate means a segment has left the network
     }

@@ -127,6 +127,47 @@ void TcpEndpoint::OutputLocked() {
   if (ack_pending_ && delack_at_ <= stack_.now() && IsSynchronized(state_)) SendAckLocked();
 }
 
+void TcpEndpoint::EnterRecoveryLocked() {
+  in_recovery_ = true;
+  recover_ = snd_max_;
+  high_rxt_ = snd_una_;
+  cc_->OnCongestionEvent(static_cast<uint32_t>(snd_max_ - snd_una_), stack_.now());
+  stack_.stats().tcp.fast_retrans++;
+  if (sack_ok_) {  // RFC 6675 5 (4.3): the first segment goes at once, then NextSeg fills the pipe
+    stack_.stats().tcp.sack_recoveries++;
+    high_rxt_ = snd_una_ + RetransmitFirstLocked();
+    SackRetransmitLocked();
+    return;
+  }
+  cc_->InflateForDupAcks(3);  // RFC 6582 3.2 steps 2-4
+  RetransmitFirstLocked();
+}
+
+void TcpEndpoint::SackRetransmitLocked() {
+  uint32_t pipe = scoreboard_.Pipe(snd_una_.value(), snd_max_.value(), Max(high_rxt_, snd_una_).value(), mss_);
+  SeqNum data_end = DataEnd();
+  // Bounded by the window's worth of segments, whatever the scoreboard says.
+  for (int budget = 64; budget > 0 && pipe < cc_->cwnd(); --budget) {
+    uint32_t seq, len;
+    if (!scoreboard_.NextLostSegment(Max(high_rxt_, snd_una_).value(), snd_max_.value(), mss_, &seq, &len))
+      break;
+    SeqNum from(seq);
+    uint8_t flags = TcpRepr::kAck;
+    uint32_t data = len;
+    if (from + len > data_end) {  // the range reaches our FIN, which takes no payload byte
+      data = from < data_end ? static_cast<uint32_t>(data_end - from) : 0;
+      if (fin_pending_ && !fin_acked_) flags |= TcpRepr::kFin;
+    }
+    rtt_timing_ = false;  // Karn
+    stack_.stats().tcp.retrans_segs++;
+    ++total_retrans_;
+    SendSegmentLocked(from, data, flags);
+    high_rxt_ = from + len;
+    pipe += len;
+  }
+  if (rto_at_ == kNever) ArmRetransmitLocked();
+}
+
 uint32_t TcpEndpoint::RetransmitFirstLocked() {
   // Only what was sent before: bytes queued since then are new data for OutputLocked, and an ACK
   // for bytes beyond snd_max would be refused as acknowledging what was never sent.
