@@ -55,8 +55,9 @@ namespace tapsock {
 class TimerObserver {
  public:
   virtual ~TimerObserver() = default;
-  // The stack's next deadline moved earlier than the one last reported; re-arm the timer.
-  virtual void OnDeadlineChangedLocked(Instant deadline) = 0;
+  // The stack's next deadline moved earlier than the one last reported; re-arm the timer. False
+  // when the wake-up could not be posted (a full queue): the stack asks again at its next flush.
+  virtual bool OnDeadlineChangedLocked(Instant deadline) = 0;
 };
 
 }  // namespace tapsock

@@ -138,8 +138,8 @@ void Stack::FlushLocked() {
   // Before the devices flush, so a wake-up the observer queues leaves in the same submission.
   if (timer_observer_) {
     Instant next = NextDeadlineLocked();
-    if (next < reported_deadline_) timer_observer_->OnDeadlineChangedLocked(next);
-    reported_deadline_ = next;
+    bool told = next >= reported_deadline_ || timer_observer_->OnDeadlineChangedLocked(next);
+    if (told) reported_deadline_ = next;
   }
   for (auto& nic : nics_)
     if (!nic->loopback()) nic->link().FlushLocked();

@@ -20,7 +20,10 @@ class TimerLoop : public TimerObserver {
   // The thread's body; returns after Stop().
   void Run();
   void Stop();
-  void OnDeadlineChangedLocked(Instant) override { cv_.notify_one(); }
+  bool OnDeadlineChangedLocked(Instant) override {
+    cv_.notify_one();
+    return true;
+  }
 
  private:
   Stack& stack_;

@@ -95,8 +95,7 @@ TapLink::~TapLink() {
 io_uring_sqe* TapLink::GetSqeLocked() {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   if (!sqe) {  // the submission queue is full: send what is there and try again
-    io_uring_submit(&ring_);
-    unsubmitted_ = 0;
+    if (io_uring_submit(&ring_) >= 0) unsubmitted_ = unsubmitted_frames_ = 0;
     sqe = io_uring_get_sqe(&ring_);
   }
   return sqe;
@@ -123,17 +122,18 @@ void TapLink::WritePacketLocked(PacketBuffer* frame) {
 
 void TapLink::FlushLocked() {
   if (unsubmitted_ == 0) return;
-  io_uring_submit(&ring_);
+  if (io_uring_submit(&ring_) < 0) return;  // kept queued: the next flush submits them
   if (unsubmitted_frames_) stack_.stats().link.tx_batches++;
   unsubmitted_ = unsubmitted_frames_ = 0;
 }
 
-void TapLink::OnDeadlineChangedLocked(Instant) {
-  if (io_uring_sqe* sqe = GetSqeLocked()) {
-    io_uring_prep_nop(sqe);
-    io_uring_sqe_set_data64(sqe, Encode(kWake, 0));
-    ++unsubmitted_;
-  }
+bool TapLink::OnDeadlineChangedLocked(Instant) {
+  io_uring_sqe* sqe = GetSqeLocked();
+  if (!sqe) return false;
+  io_uring_prep_nop(sqe);
+  io_uring_sqe_set_data64(sqe, Encode(kWake, 0));
+  ++unsubmitted_;
+  return true;
 }
 
 void TapLink::PostReadsLocked() {

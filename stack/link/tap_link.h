@@ -50,7 +50,7 @@ class TapLink : public LinkEndpoint, public TimerObserver {
   }
   void WritePacketLocked(PacketBuffer* frame) override;
   void FlushLocked() override;
-  void OnDeadlineChangedLocked(Instant deadline) override;
+  bool OnDeadlineChangedLocked(Instant deadline) override;
 
   // The loop thread's body: returns when Stop() is called.
   void RunLoop();

@@ -236,7 +236,10 @@ TEST_F(ArpTest, AnnounceSendsAGratuitousRequestPerAddress) {
 
 class RecordingTimerObserver : public TimerObserver {
  public:
-  void OnDeadlineChangedLocked(Instant deadline) override { deadlines.push_back(deadline); }
+  bool OnDeadlineChangedLocked(Instant deadline) override {
+    deadlines.push_back(deadline);
+    return true;
+  }
   std::vector<Instant> deadlines;
 };
 
