@@ -44,7 +44,9 @@ int AfterFdCreated(int fd) {
 int Close(int fd) {
   // The program never opened the library's fds: to it they are not open.
   if (IsLibraryFd(fd)) return FailWith(EBADF);
-  SocketRef table_ref = FdTable::Get().Remove(fd);
+  FdTable& table = FdTable::Get();
+  if (!table.IsSocket(fd)) return Real().close(fd);  // the hot path: one atomic load
+  SocketRef table_ref = table.Remove(fd);
   return Real().close(fd);  // the socket itself goes when its last reference does
 }
 
