@@ -137,9 +137,11 @@ void Stack::FlushLocked() {
   loopback_link_->FlushLocked();
   // Before the devices flush, so a wake-up the observer queues leaves in the same submission.
   if (timer_observer_) {
-    Instant next = NextDeadlineLocked();
-    bool told = next >= reported_deadline_ || timer_observer_->OnDeadlineChangedLocked(next);
-    if (told) reported_deadline_ = next;
+    // Only timers armed since the loop last looked can be earlier than what it sleeps for: no scan
+    // of the connections on this path, which every socket call takes.
+    Instant next = tcp_.EarliestArmedLocked();
+    for (auto& nic : nics_) next = std::min(next, nic->arp().NextDeadline());
+    if (next < reported_deadline_ && timer_observer_->OnDeadlineChangedLocked(next)) reported_deadline_ = next;
   }
   for (auto& nic : nics_)
     if (!nic->loopback()) nic->link().FlushLocked();
@@ -151,11 +153,17 @@ Instant Stack::NextDeadlineLocked() {
   return std::min(next, tcp_.NextDeadlineLocked());
 }
 
+void Stack::LoopArmedLocked(Instant deadline) {
+  reported_deadline_ = deadline;
+  tcp_.ResetEarliestArmedLocked();
+}
+
 void Stack::RunTimersLocked() {
+  // A fresh reporting round: what the timers re-arm now is what the observer hears at the flush.
+  LoopArmedLocked(kNever);
   for (auto& nic : nics_)
     if (!nic->loopback()) arp_.TimersLocked(*nic);
   tcp_.RunTimersLocked();
-  reported_deadline_ = kNever;  // the observer re-arms from the new deadline at FlushLocked
 }
 
 }  // namespace tapsock

@@ -81,7 +81,11 @@ class Stack : public NetworkDispatcher {
   // Timers.
   void SetNowLocked(Instant now) { now_ = now; }
   Instant now() const { return now_; }
+  // The earliest deadline of all timers (a scan of every connection): for the loop that runs them.
   Instant NextDeadlineLocked();
+  // The loop is about to sleep until `deadline`; from now on an operation that arms an earlier
+  // timer wakes it (FlushLocked compares, without a scan).
+  void LoopArmedLocked(Instant deadline);
   void RunTimersLocked();
   void SetTimerObserver(TimerObserver* o) { timer_observer_ = o; }
 

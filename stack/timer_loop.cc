@@ -11,6 +11,7 @@ void TimerLoop::Run() {
   std::unique_lock<std::mutex> lock(stack_.mu().native());
   while (!stop_.load(std::memory_order_relaxed)) {
     Instant deadline = stack_.NextDeadlineLocked();
+    stack_.LoopArmedLocked(deadline);
     if (deadline == kNever) {
       cv_.wait(lock);
     } else {

@@ -200,6 +200,7 @@ void TapLink::RunLoop() {
     {
       MutexLock lock(stack_.mu());
       deadline = stack_.NextDeadlineLocked();
+      stack_.LoopArmedLocked(deadline);
     }
     io_uring_cqe* cqe = nullptr;
     if (deadline == kNever) {

@@ -191,6 +191,8 @@ class TcpEndpoint {
   void SackRetransmitLocked();
   // tcp_timers.cc
   void ArmRetransmitLocked();
+  // Sets a timer field (rto_at_, delack_at_ ...) and tells the protocol, which may wake the loop.
+  void ArmLocked(Instant& timer, Instant at);
   void OnRetransmitTimeoutLocked();
   void OnKeepaliveLocked();
   void EnterTimeWaitLocked();

@@ -127,7 +127,8 @@ void TcpEndpoint::BecomeEstablishedLocked(const Segment& seg) {
   snd_wl1_ = SeqNum(seg.tcp.seq);
   snd_wl2_ = SeqNum(seg.tcp.ack);
   SetStateLocked(State::kEstablished);
-  keepalive_at_ = topts_.keepalive ? stack_.now() + int64_t{topts_.keepidle_s} * kSecond : kNever;
+  keepalive_at_ = kNever;
+  if (topts_.keepalive) ArmLocked(keepalive_at_, stack_.now() + int64_t{topts_.keepidle_s} * kSecond);
 }
 
 // RFC 9293 3.10.7.3: SYN-SENT.
@@ -189,7 +190,7 @@ void TcpEndpoint::InputLocked(Segment& seg) {
   keepalive_probes_ = 0;
   ++segs_in_;
   if (topts_.keepalive && keepalive_at_ != kNever)
-    keepalive_at_ = last_recv_ + int64_t{topts_.keepidle_s} * kSecond;
+    ArmLocked(keepalive_at_, last_recv_ + int64_t{topts_.keepidle_s} * kSecond);
 
   if (state_ == State::kSynSent) {
     SynSentInputLocked(seg);
@@ -253,7 +254,7 @@ void TcpEndpoint::InputLocked(Segment& seg) {
   if (state_ == State::kTimeWait) {  // a retransmitted FIN: ACK it and restart 2MSL
     if (seg.has(TcpRepr::kFin)) {
       SendAckLocked();
-      timewait_at_ = stack_.now() + 60 * kSecond;
+      ArmLocked(timewait_at_, stack_.now() + 60 * kSecond);
     }
     stack_.pool().Free(payload);
     return;
@@ -345,13 +346,14 @@ bool TcpEndpoint::ProcessAckLocked(Segment& seg) {
       if (sack_ok_ && snd_una_ != snd_max_ && scoreboard_.IsLost(snd_una_.value(), mss_)) EnterRecoveryLocked();
     }
     dupacks_ = 0;
-    rto_at_ = snd_una_ == snd_max_ ? kNever : stack_.now() + rtt_.Rto();
+    if (snd_una_ == snd_max_) rto_at_ = kNever;
+    else ArmRetransmitLocked();
     NotifyLocked();  // send space opened
     if (fin_acked) {
       switch (state_) {
         case State::kFinWait1:
           SetStateLocked(State::kFinWait2);
-          if (!user_held_) timewait_at_ = stack_.now() + 60 * kSecond;  // tcp_fin_timeout
+          if (!user_held_) ArmLocked(timewait_at_, stack_.now() + 60 * kSecond);  // tcp_fin_timeout
           break;
         case State::kClosing:
           EnterTimeWaitLocked();

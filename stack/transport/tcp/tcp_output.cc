@@ -84,9 +84,9 @@ void TcpEndpoint::ScheduleAckLocked(bool immediate) {
   ack_pending_ = true;
   ++unacked_segments_;
   if (immediate || quickacks_ > 0 || unacked_segments_ >= 2) {
-    delack_at_ = stack_.now();  // OutputLocked sends it, on a data segment if there is one
+    ArmLocked(delack_at_, stack_.now());  // OutputLocked sends it, on a data segment if there is one
   } else if (delack_at_ == kNever) {
-    delack_at_ = stack_.now() + kDelayedAck;
+    ArmLocked(delack_at_, stack_.now() + kDelayedAck);
   }
 }
 
@@ -105,7 +105,7 @@ void TcpEndpoint::OutputLocked() {
     if (len == 0 && !fin_now) {
       // Zero window with data waiting and nothing in flight: probe it (RFC 9293 3.8.6.1).
       if (avail > 0 && snd_wnd_ == 0 && in_flight == 0 && persist_at_ == kNever)
-        persist_at_ = stack_.now() + rtt_.Rto();
+        ArmLocked(persist_at_, stack_.now() + rtt_.Rto());
       break;
     }
     if (len > 0 && !NagleAllowsLocked(len, avail)) break;

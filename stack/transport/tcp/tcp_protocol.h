@@ -5,6 +5,7 @@
 // accept queue). Not thread-safe: under the stack lock.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <unordered_map>
 #include <unordered_set>
@@ -55,6 +56,11 @@ class TcpProtocol {
   void SendResetForLocked(const Segment& seg);
 
   Instant NextDeadlineLocked() const;
+  // Every timer a connection arms is noted here, so the stack can tell whether to wake its loop
+  // without scanning the connections (Stack::FlushLocked).
+  void NoteArmedLocked(Instant at) { earliest_armed_ = std::min(earliest_armed_, at); }
+  Instant EarliestArmedLocked() const { return earliest_armed_; }
+  void ResetEarliestArmedLocked() { earliest_armed_ = kNever; }
   void RunTimersLocked();
   // Deletes endpoints that are done (see TcpEndpoint::Reapable).
   void ReapLocked();
@@ -85,6 +91,7 @@ class TcpProtocol {
   std::unordered_map<Tuple, TcpEndpoint*, TupleHash> connections_;
   std::unordered_map<uint16_t, std::vector<TcpEndpoint*>> bound_;
   std::unordered_set<TcpEndpoint*> all_;
+  Instant earliest_armed_ = kNever;
 };
 
 }  // namespace tapsock::tcp

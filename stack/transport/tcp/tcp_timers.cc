@@ -19,7 +19,12 @@ Instant TcpEndpoint::NextDeadline() const {
   return std::min({rto_at_, delack_at_, persist_at_, keepalive_at_, timewait_at_});
 }
 
-void TcpEndpoint::ArmRetransmitLocked() { rto_at_ = stack_.now() + rtt_.Rto(); }
+void TcpEndpoint::ArmLocked(Instant& timer, Instant at) {
+  timer = at;
+  proto_.NoteArmedLocked(at);
+}
+
+void TcpEndpoint::ArmRetransmitLocked() { ArmLocked(rto_at_, stack_.now() + rtt_.Rto()); }
 
 void TcpEndpoint::TimersLocked() {
   Instant now = stack_.now();
@@ -80,7 +85,7 @@ void TcpEndpoint::OnPersistLocked() {
   stack_.stats().tcp.zero_window_probes++;
   SendSegmentLocked(snd_una_ - 1u, 0, TcpRepr::kAck);
   rtt_.Backoff();
-  persist_at_ = stack_.now() + rtt_.Rto();
+  ArmLocked(persist_at_, stack_.now() + rtt_.Rto());
 }
 
 void TcpEndpoint::OnKeepaliveLocked() {
@@ -89,7 +94,7 @@ void TcpEndpoint::OnKeepaliveLocked() {
   Instant idle = stack_.now() - last_recv_;
   Instant idle_limit = int64_t{topts_.keepidle_s} * kSecond;
   if (idle < idle_limit && keepalive_probes_ == 0) {
-    keepalive_at_ = last_recv_ + idle_limit;
+    ArmLocked(keepalive_at_, last_recv_ + idle_limit);
     return;
   }
   if (keepalive_probes_ >= topts_.keepcnt) {
@@ -99,13 +104,13 @@ void TcpEndpoint::OnKeepaliveLocked() {
   ++keepalive_probes_;
   stack_.stats().tcp.keepalive_probes++;
   SendSegmentLocked(snd_una_ - 1u, 0, TcpRepr::kAck);
-  keepalive_at_ = stack_.now() + int64_t{topts_.keepintvl_s} * kSecond;
+  ArmLocked(keepalive_at_, stack_.now() + int64_t{topts_.keepintvl_s} * kSecond);
 }
 
 void TcpEndpoint::EnterTimeWaitLocked() {
   SetStateLocked(State::kTimeWait);
-  rto_at_ = persist_at_ = keepalive_at_ = kNever;
-  timewait_at_ = stack_.now() + kTimeWait;
+  ArmLocked(rto_at_, persist_at_ = keepalive_at_ = kNever);
+  ArmLocked(timewait_at_, stack_.now() + kTimeWait);
 }
 
 void TcpEndpoint::AbortLocked(Error e, bool send_rst) {
