@@ -103,6 +103,10 @@ io_uring_sqe* TapLink::GetSqeLocked() {
 
 void TapLink::WritePacketLocked(PacketBuffer* frame) {
   LinkStats& st = stack_.stats().link;
+  if (tx_free_.empty()) {  // every slot in flight: submit what is queued, take back what is done
+    FlushLocked();
+    ReapCompletionsLocked();
+  }
   io_uring_sqe* sqe = tx_free_.empty() ? nullptr : GetSqeLocked();
   if (!sqe) {  // more frames in flight than the ring holds: a full NIC queue drops
     st.tx_dropped++;
@@ -154,10 +158,9 @@ void TapLink::PostReadsLocked() {
   }
 }
 
-void TapLink::ReapLocked() {
+void TapLink::ReapCompletionsLocked() {
   LinkStats& st = stack_.stats().link;
-  int64_t stamp = RealtimeNanos();
-  unsigned head, count = 0, frames = 0;
+  unsigned head, count = 0;
   io_uring_cqe* cqe;
   io_uring_for_each_cqe(&ring_, head, cqe) {
     ++count;
@@ -170,21 +173,33 @@ void TapLink::ReapLocked() {
       tx_[slot] = nullptr;
       tx_free_.push_back(static_cast<uint16_t>(slot));
     } else if (op == kRead && slot < kRxDepth) {
-      PacketBuffer* b = rx_[slot];
-      rx_[slot] = nullptr;
-      if (res <= 0) {
-        if (res != -EAGAIN && res != -EINTR) rx_errors_in_a_row_++, st.rx_dropped++;
-        stack_.pool().Free(b);
-        continue;
-      }
-      rx_errors_in_a_row_ = 0;
-      ++frames;
-      b->len = static_cast<uint32_t>(res);
-      b->rx_realtime_ns = stamp;
-      dispatcher_->DeliverFrameLocked(*nic_, b);
+      // Each slot has one read in flight, so the stash never holds more than kRxDepth.
+      if (rx_done_count_ == 0) rx_done_stamp_ = RealtimeNanos();
+      rx_done_[rx_done_count_++] = {static_cast<uint16_t>(slot), res};
     }
   }
   io_uring_cq_advance(&ring_, count);
+}
+
+void TapLink::DeliverReceivedLocked() {
+  LinkStats& st = stack_.stats().link;
+  unsigned frames = 0;
+  for (unsigned i = 0; i < rx_done_count_; ++i) {
+    auto [slot, res] = rx_done_[i];
+    PacketBuffer* b = rx_[slot];
+    rx_[slot] = nullptr;
+    if (res <= 0) {
+      if (res != -EAGAIN && res != -EINTR) rx_errors_in_a_row_++, st.rx_dropped++;
+      stack_.pool().Free(b);
+      continue;
+    }
+    rx_errors_in_a_row_ = 0;
+    ++frames;
+    b->len = static_cast<uint32_t>(res);
+    b->rx_realtime_ns = rx_done_stamp_;
+    dispatcher_->DeliverFrameLocked(*nic_, b);
+  }
+  rx_done_count_ = 0;
   if (frames) st.rx_batches++;
 }
 
@@ -212,7 +227,8 @@ void TapLink::RunLoop() {
     }
     MutexLock lock(stack_.mu());
     stack_.SetNowLocked(MonotonicNow());
-    ReapLocked();
+    ReapCompletionsLocked();
+    DeliverReceivedLocked();
     if (stack_.now() >= stack_.NextDeadlineLocked()) stack_.RunTimersLocked();
     PostReadsLocked();
     stack_.FlushLocked();

@@ -7,7 +7,9 @@
 // completion is reaped. user_data encodes an operation and a slot index, never a pointer.
 //
 // Threads: application threads submit (under the stack lock); only the loop thread (RunLoop)
-// reaps completions and posts reads, so read completions' task work runs on the loop thread.
+// posts reads, so read completions' task work runs on the loop thread, and only it delivers
+// received frames. A sender that finds all kTxDepth slots in flight reaps the ring itself: write
+// slots come back at once, received frames wait for the loop (never delivered inside a send).
 // Timers and wake-ups share the ring: the loop waits for a completion or the stack's next
 // deadline, and OnDeadlineChangedLocked posts a NOP to wake it when a deadline moves earlier.
 #pragma once
@@ -63,7 +65,12 @@ class TapLink : public LinkEndpoint, public TimerObserver {
   TapLink(Stack& stack) : stack_(stack) {}
   bool InitRing(int fd_floor, std::string* error);
   void PostReadsLocked();
-  void ReapLocked();
+  // Takes every completion off the ring: write slots return to the free list at once, received
+  // frames wait in rx_done_ for DeliverReceivedLocked. Any thread may reap (under the lock), so a
+  // sender that finds every TX slot in flight frees the completed ones instead of dropping.
+  void ReapCompletionsLocked();
+  // Pushes the reaped frames up the stack: only the loop thread, never from inside a send path.
+  void DeliverReceivedLocked();
   io_uring_sqe* GetSqeLocked();
 
   Stack& stack_;
@@ -75,6 +82,13 @@ class TapLink : public LinkEndpoint, public TimerObserver {
   NetworkDispatcher* dispatcher_ = nullptr;
   Nic* nic_ = nullptr;
   PacketBuffer* rx_[kRxDepth] = {};
+  struct RxDone {
+    uint16_t slot;
+    int32_t res;
+  };
+  RxDone rx_done_[kRxDepth] = {};  // reads completed but not yet delivered, in completion order
+  unsigned rx_done_count_ = 0;
+  int64_t rx_done_stamp_ = 0;      // when the oldest of them was reaped
   PacketBuffer* tx_[kTxDepth] = {};
   std::vector<uint16_t> tx_free_;
   unsigned unsubmitted_ = 0;         // SQEs queued since the last submit
