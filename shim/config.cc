@@ -36,6 +36,41 @@ bool ParseInt(const std::string& s, long min, long max, long* out) {
   return true;
 }
 
+// A byte count with an optional K, M or G suffix (powers of 1024), as tcpdump's -C takes sizes.
+bool ParseSize(const std::string& s, uint64_t* out) {
+  if (s.empty() || s[0] < '0' || s[0] > '9') return false;
+  char* end;
+  errno = 0;
+  unsigned long long v = strtoull(s.c_str(), &end, 10);
+  int shift = 0;
+  switch (*end) {
+    case 'k': case 'K': shift = 10, ++end; break;
+    case 'm': case 'M': shift = 20, ++end; break;
+    case 'g': case 'G': shift = 30, ++end; break;
+    default: break;
+  }
+  if (errno || *end || v > (~0ULL >> shift)) return false;
+  *out = uint64_t{v} << shift;
+  return true;
+}
+
+void ParsePcapLimits(Config& c) {
+  std::string size = Env("TAPSOCK_PCAP_SIZE"), files = Env("TAPSOCK_PCAP_FILES"),
+              snaplen = Env("TAPSOCK_PCAP_SNAPLEN");
+  long v;
+  if (!size.empty() && !ParseSize(size, &c.pcap_limits.max_file_bytes))
+    c.errors.push_back("TAPSOCK_PCAP_SIZE: '" + size + "' is not a size (bytes, or with K, M, G; 0: unbounded)");
+  if (!files.empty()) {
+    if (ParseInt(files, 1, 1000, &v)) c.pcap_limits.files = static_cast<uint32_t>(v);
+    else c.errors.push_back("TAPSOCK_PCAP_FILES: '" + files + "' is not a number in 1..1000");
+  }
+  if (!snaplen.empty()) {
+    if (ParseInt(snaplen, 64, PcapWriter::kMaxSnapLen, &v)) c.pcap_limits.snaplen = static_cast<uint32_t>(v);
+    else c.errors.push_back("TAPSOCK_PCAP_SNAPLEN: '" + snaplen + "' is not a number in 64.." +
+                            std::to_string(PcapWriter::kMaxSnapLen));
+  }
+}
+
 void ParseAddresses(Config& c) {
   std::string raw = Env("TAPSOCK_ADDR");
   for (const std::string& item : SplitCommas(raw)) {
@@ -108,6 +143,15 @@ void ParseMac(Config& c) {
   c.mac = m;
 }
 
+void ParseFaults(Config& c) {
+  std::string raw = Env("TAPSOCK_FAULTS");
+  if (raw.empty()) return;
+  FaultSpec spec;
+  std::vector<std::string> errors;
+  if (ParseFaultSpec(raw, &spec, &errors)) c.faults = spec;
+  for (const std::string& e : errors) c.errors.push_back("TAPSOCK_FAULTS: " + e);
+}
+
 }  // namespace
 
 bool DisabledByEnvironment() {
@@ -129,6 +173,15 @@ Config ReadConfig() {
     else c.errors.push_back("TAPSOCK_MTU: '" + mtu + "' is not a number in 576..65521");
   }
   c.pcap = Env("TAPSOCK_PCAP");
+  ParsePcapLimits(c);
+  std::string control = Env("TAPSOCK_CONTROL");
+  if (control == "0" || control == "off" || control == "no" || control == "false") c.control = false;
+  else if (!control.empty() && control != "1" && control != "on" && control != "yes" && control != "true")
+    c.errors.push_back("TAPSOCK_CONTROL: '" + control + "' is not 0 or 1");
+  ParseFaults(c);
+  c.control_dir = Env("TAPSOCK_CONTROL_DIR");
+  if (!c.control_dir.empty() && c.control_dir[0] != '/')
+    c.errors.push_back("TAPSOCK_CONTROL_DIR: '" + c.control_dir + "' is not an absolute path");
   if (!c.tap.empty() && c.v4.empty() && c.v6.empty() && c.errors.empty())
     c.errors.push_back("TAPSOCK_TAP is set but TAPSOCK_ADDR gives no address");
   if (c.tap.empty() && (!c.v4.empty() || !c.v6.empty()))

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "stack/link/fault_link.h"
+#include "stack/link/pcap_writer.h"
 #include "stack/nic.h"
 #include "stack/wire/address.h"
 
@@ -27,6 +29,10 @@ struct Config {
   std::optional<MacAddr> mac;     // TAPSOCK_MAC
   uint32_t mtu = 0;               // TAPSOCK_MTU
   std::string pcap;               // TAPSOCK_PCAP
+  PcapWriter::Limits pcap_limits; // TAPSOCK_PCAP_SIZE, TAPSOCK_PCAP_FILES, TAPSOCK_PCAP_SNAPLEN
+  bool control = true;            // TAPSOCK_CONTROL: serve `tapsock stat` / `tapsock log`
+  std::string control_dir;        // TAPSOCK_CONTROL_DIR: where the control socket goes
+  std::optional<FaultSpec> faults; // TAPSOCK_FAULTS: seeded faults on the TAP link, if any
   std::vector<std::string> errors;
 };
 

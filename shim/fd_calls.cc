@@ -11,6 +11,7 @@
 #include "shim/errno_map.h"
 #include "shim/fd_table.h"
 #include "shim/libc.h"
+#include "shim/log.h"
 #include "shim/runtime.h"
 
 namespace tapsock::shim {
@@ -47,6 +48,7 @@ int Close(int fd) {
   FdTable& table = FdTable::Get();
   if (!table.IsSocket(fd)) return Real().close(fd);  // the hot path: one atomic load
   SocketRef table_ref = table.Remove(fd);
+  if (table_ref && table_ref->is_tcp()) TS_LOG_DEBUG("fd {}: c{} closed", fd, table_ref->tcp().id());
   return Real().close(fd);  // the socket itself goes when its last reference does
 }
 
@@ -95,6 +97,9 @@ int Fcntl(int fd, int cmd, void* arg, bool is64) {
   (void)is64;
   int rc = Real().fcntl(fd, cmd, arg);
   if (rc >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) MirrorDup(fd, rc);
+  if (rc >= 0 && (cmd == F_SETOWN || cmd == F_SETOWN_EX)) {  // SIGURG goes to the new owner
+    if (SocketRef s = FdTable::Get().Acquire(fd)) s->ReadOwner(fd);
+  }
   return rc;
 }
 

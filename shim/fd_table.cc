@@ -37,8 +37,21 @@ void FdTable::Install(int fd, Socket* s) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     old = slots_[fd].exchange(s, std::memory_order_acq_rel);
+    if (static_cast<unsigned>(fd) >= end_) end_ = static_cast<unsigned>(fd) + 1;
   }
   if (old) old->Unref();
+}
+
+std::vector<std::pair<int, SocketRef>> FdTable::ListSockets() {
+  std::vector<std::pair<int, SocketRef>> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (unsigned fd = 0; fd < end_; ++fd) {
+    Socket* s = slots_[fd].load(std::memory_order_relaxed);
+    if (!s) continue;
+    s->Ref();
+    out.emplace_back(static_cast<int>(fd), SocketRef(s));
+  }
+  return out;
 }
 
 SocketRef FdTable::Remove(int fd) {

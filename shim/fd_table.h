@@ -12,6 +12,8 @@
 
 #include <atomic>
 #include <mutex>
+#include <utility>
+#include <vector>
 
 #include "shim/socket.h"
 
@@ -36,11 +38,16 @@ class FdTable {
     if (IsSocket(fd)) Remove(fd);
   }
   unsigned size() const { return size_; }
+  // Every fd that names a stack socket, with a reference each (for `tapsock stat`, which maps
+  // endpoints to fd numbers). Scans up to the highest fd ever installed, under the mutex. Drop
+  // the references without holding the stack lock: the last one closes the socket.
+  std::vector<std::pair<int, SocketRef>> ListSockets();
 
  private:
   FdTable();
   std::atomic<Socket*>* slots_ = nullptr;
   unsigned size_ = 0;
+  unsigned end_ = 0;  // one past the highest fd ever installed (under mu_)
   std::mutex mu_;
 };
 

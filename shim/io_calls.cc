@@ -118,7 +118,7 @@ ssize_t StreamSend(Socket& s, int fd, const iovec* iov, size_t iovcnt, int flags
       std::vector<iovec> rest;
       std::span<const iovec> span(iov, iovcnt);
       if (sent > 0) rest = Rest(iov, iovcnt, sent), span = rest;
-      r = s.tcp().SendLocked(span, flags & MSG_MORE);
+      r = s.tcp().SendLocked(span, flags & MSG_MORE, flags & MSG_OOB);
       s.SyncTokensLocked(fd);
     }
     if (r.ok()) {
@@ -134,13 +134,37 @@ ssize_t StreamSend(Socket& s, int fd, const iovec* iov, size_t iovcnt, int flags
   }
 }
 
+// recv(MSG_OOB) on a stream (tcp_recv_urg): the urgent byte, never blocking.
+ssize_t StreamRecvUrgent(Socket& s, int fd, const iovec* iov, size_t iovcnt, int flags, msghdr* msg) {
+  uint8_t byte = 0;
+  Result<size_t> r = size_t{0};
+  {
+    StackOp op(s.stack());
+    r = s.tcp().RecvUrgentLocked(&byte, flags & MSG_PEEK);
+    s.SyncTokensLocked(fd);
+  }
+  if (!r.ok()) return Fail(r.error());
+  if (r.value() == 0) return 0;  // end of stream
+  if (msg) msg->msg_flags |= MSG_OOB;
+  if (Total(iov, iovcnt) == 0) {  // the byte counts as read all the same
+    if (msg) msg->msg_flags |= MSG_TRUNC;
+    return 0;
+  }
+  for (size_t i = 0; i < iovcnt && !(flags & MSG_TRUNC); ++i) {
+    if (iov[i].iov_len == 0) continue;
+    *static_cast<uint8_t*>(iov[i].iov_base) = byte;
+    break;
+  }
+  return 1;
+}
+
 // A stream receive: what is there (or, with MSG_WAITALL, all that was asked for unless the
 // stream ends or fails); 0 at end of stream.
 ssize_t StreamRecv(Socket& s, int fd, const iovec* iov, size_t iovcnt, int flags, msghdr* msg,
                    socklen_t* alen) {
-  if (flags & MSG_OOB) return FailWith(EINVAL);  // no urgent data is ever pending yet
   if (msg) msg->msg_flags = 0, msg->msg_controllen = 0;
   if (alen && !BadPointer(alen)) *alen = 0;  // a stream reports no source address
+  if (flags & MSG_OOB) return StreamRecvUrgent(s, fd, iov, iovcnt, flags, msg);
   std::vector<uint8_t> scratch;
   std::vector<iovec> discard;
   if (flags & MSG_TRUNC) {  // tcp_recvmsg: read and throw away, return the count
@@ -169,6 +193,8 @@ ssize_t StreamRecv(Socket& s, int fd, const iovec* iov, size_t iovcnt, int flags
     Result<size_t> r = size_t{0};
     {
       StackOp op(s.stack());
+      // tcp_recvmsg: once something was copied, a read ends at the urgent mark (MSG_WAITALL too).
+      if (got > 0 && s.tcp().AtUrgentMarkLocked()) return static_cast<ssize_t>(got);
       std::vector<iovec> rest;
       std::span<const iovec> span(iov, iovcnt);
       if (got > 0) rest = Rest(iov, iovcnt, got), span = rest;

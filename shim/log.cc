@@ -208,6 +208,23 @@ int Level() noexcept {
   return g_threshold.load(std::memory_order_relaxed);
 }
 
+bool LevelFromName(const char* name, int* level) noexcept {
+  for (const LevelName& entry : kLevelNames) {
+    if (strcasecmp(name, entry.name) == 0) {
+      *level = entry.level;
+      return true;
+    }
+  }
+  return false;
+}
+
+const char* NameOfLevel(int level) noexcept {
+  for (const LevelName& entry : kLevelNames) {
+    if (entry.level == level) return entry.name;
+  }
+  return level < kDebug ? "trace" : "off";  // SetLevel clamps; 5 (critical) is between error and off
+}
+
 void AfterForkChild() noexcept {
   // Another thread of the parent may have held the sink's mutex at fork(). That thread does not
   // exist in the child, so the mutex stays locked forever: locking it deadlocks and destroying it

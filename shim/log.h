@@ -38,6 +38,10 @@ void Init() noexcept;
 // The current threshold: messages below it are dropped. SetLevel clamps to [kTrace, kOff].
 void SetLevel(int level) noexcept;
 int Level() noexcept;
+// "off", "error", "warn", "info", "debug", "trace" (any case) -> *level; false for anything else.
+bool LevelFromName(const char* name, int* level) noexcept;
+// The name of a level ("warn"), as TAPSOCK_LOG spells it.
+const char* NameOfLevel(int level) noexcept;
 
 // Call in the child after fork() (from a pthread_atfork child handler). Async-signal-safe.
 void AfterForkChild() noexcept;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <utility>
 #include <vector>
 
 #include "shim/calls.h"
@@ -44,6 +45,39 @@ void StopWaitingForWrite(int fd, int wake_fd) {
   s->RemoveWriteWaiterLocked(wake_fd);
 }
 
+// While a poll waits for POLLPRI on stack sockets, urgent data alone wakes it (Socket::
+// WatchUrgentLocked). Holds the sockets, so that a close() meanwhile cannot unbalance the count.
+class UrgentWatch {
+ public:
+  UrgentWatch(const pollfd* fds, nfds_t n, const std::vector<bool>& is_stack) {
+    for (nfds_t i = 0; i < n; ++i) {
+      if (!is_stack[i] || !(fds[i].events & POLLPRI)) continue;
+      SocketRef s = FdTable::Get().Acquire(fds[i].fd);
+      if (!s) continue;
+      {
+        MutexLock lock(s->stack().mu());
+        s->WatchUrgentLocked(fds[i].fd, true);
+      }
+      watched_.push_back({std::move(s), fds[i].fd});
+    }
+  }
+  ~UrgentWatch() {
+    int err = errno;  // runs after the poll's result is set
+    for (auto& [s, fd] : watched_) {
+      // A stale token is removed through the fd only if it still names the same socket.
+      SocketRef now = FdTable::Get().Acquire(fd);
+      MutexLock lock(s->stack().mu());
+      s->WatchUrgentLocked(now && &*now == &*s ? fd : -1, false);
+    }
+    errno = err;
+  }
+  UrgentWatch(const UrgentWatch&) = delete;
+  UrgentWatch& operator=(const UrgentWatch&) = delete;
+
+ private:
+  std::vector<std::pair<SocketRef, int>> watched_;
+};
+
 Instant DeadlineFrom(const timespec* t) {
   if (!t) return kNever;
   return MonotonicNow() + t->tv_sec * kSecond + t->tv_nsec;
@@ -72,6 +106,7 @@ int PPoll(pollfd* fds, nfds_t n, const timespec* timeout, const sigset_t* mask, 
     if (is_stack[i]) kernel[i].events = POLLIN;  // the token
     wants_write |= is_stack[i] && (fds[i].events & POLLOUT);
   }
+  UrgentWatch urgent(fds, n, is_stack);
   // Writability has its own channel: this thread's eventfd, as the last entry of the kernel poll.
   int wake = wants_write ? ThreadWakeFd() : -1;
   if (wake >= 0) kernel.push_back({wake, POLLIN, 0});

@@ -9,7 +9,10 @@
 #include <mutex>
 
 #include "shim/config.h"
+#include "shim/conn_log.h"
+#include "shim/control.h"
 #include "shim/crash.h"
+#include "shim/exit_drain.h"
 #include "shim/libc.h"
 #include "shim/log.h"
 #include "shim/stats_dump.h"
@@ -115,6 +118,10 @@ void Runtime::Start() {
   if (log::FileFd() >= 0) library_fds_.push_back(log::FileFd());
   Config config = ReadConfig();
   stack_ = new Stack();
+  {
+    MutexLock lock(stack_->mu());
+    stack_->SetEventObserver(ConnectionLogger());  // debug lines per connection (shim/conn_log.h)
+  }
   if (!config.errors.empty()) {
     std::string all;
     for (const auto& e : config.errors) all += (all.empty() ? "" : "; ") + e;
@@ -135,6 +142,7 @@ void Runtime::Start() {
   library_fds_.push_back(waker_fd_);
   if (!config.tap.empty() && !StartTap(config)) return;
   if (config.tap.empty()) {  // no device loop: a thread of its own runs the timers
+    if (config.faults) TS_LOG_WARN("TAPSOCK_FAULTS ignored: without TAPSOCK_TAP there is no link");
     timers_ = std::make_unique<TimerLoop>(*stack_);
     {
       MutexLock lock(stack_->mu());
@@ -148,6 +156,8 @@ void Runtime::Start() {
   }
   ok_ = true;
   MaybeDumpStatsAtExit();
+  RegisterExitDrain();  // after the dump's registration, so it runs before it
+  control::Start(*this, config);  // `tapsock stat PID`, `tapsock log PID LEVEL`
   TS_LOG_INFO("stack started: tap={} fd_floor={}", config.tap.empty() ? "(none)" : config.tap, fd_floor_);
 }
 
@@ -156,6 +166,7 @@ bool Runtime::StartTap(const Config& config) {
   tc.name = config.tap;
   tc.mtu = config.mtu;
   tc.fd_floor = fd_floor_;
+  tc.report = [](const std::string& message) { TS_LOG_INFO("{}", message); };  // receive mode
   {
     MutexLock lock(stack_->mu());
     tc.mac = config.mac ? *config.mac : RandomLocalMac(stack_->random());
@@ -169,14 +180,21 @@ bool Runtime::StartTap(const Config& config) {
   library_fds_.push_back(tap_->tap_fd());
   library_fds_.push_back(tap_->ring_fd());
   LinkEndpoint* link = tap_.get();
+  // Below the capture, which so shows what the stack itself sent and received.
+  if (config.faults && config.faults->Active()) {
+    faults_ = std::make_unique<FaultLink>(link, *config.faults, *stack_);
+    link = faults_.get();
+    // At warn, shown by default: the seed is what reproduces this run's faults.
+    TS_LOG_WARN("fault injection on {}: TAPSOCK_FAULTS={}", config.tap, config.faults->ToString());
+  }
   if (!config.pcap.empty()) {
     auto writer = std::make_unique<PcapWriter>();
-    if (!writer->Open(config.pcap, fd_floor_).ok()) {
+    if (!writer->Open(config.pcap, fd_floor_, config.pcap_limits).ok()) {
       Refuse(ENETDOWN, "TAPSOCK_PCAP: cannot create '" + config.pcap + "': " + std::strerror(errno));
       return false;
     }
     library_fds_.push_back(writer->fd());
-    capture_ = std::make_unique<CaptureLink>(tap_.get(), std::move(writer));
+    capture_ = std::make_unique<CaptureLink>(link, std::move(writer));
     link = capture_.get();
   }
   {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "stack/link/capture_link.h"
+#include "stack/link/fault_link.h"
 #include "stack/link/tap_link.h"
 #include "stack/stack.h"
 #include "stack/timer_loop.h"
@@ -57,6 +58,7 @@ class Runtime {
   Stack* stack_ = nullptr;  // never destroyed: threads may use it until the process is gone
   std::unique_ptr<TapLink> tap_;
   std::unique_ptr<CaptureLink> capture_;
+  std::unique_ptr<FaultLink> faults_;  // TAPSOCK_FAULTS, between the capture and the TAP
   std::unique_ptr<TimerLoop> timers_;  // only without a TAP, whose loop runs the timers otherwise
   int waker_fd_ = -1;
   sockaddr_un waker_addr_{};

@@ -1,5 +1,6 @@
 #include "shim/socket.h"
 
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -10,7 +11,50 @@
 
 namespace tapsock::shim {
 
+namespace {
+
+// SIGURGs a program thread owes once it lets go of the stack lock (SendDeferredSigurgs).
+constexpr int kMaxDeferredSigurgs = 4;
+thread_local f_owner_ex t_deferred_sigurgs[kMaxDeferredSigurgs];
+thread_local int t_deferred_count = 0;
+
+void SendSigurg(const f_owner_ex& owner) {
+  switch (owner.type) {  // send_sigurg: a thread, a process, or a process group
+    case F_OWNER_TID: (void)syscall(SYS_tgkill, getpid(), owner.pid, SIGURG); break;
+    case F_OWNER_PID: (void)syscall(SYS_kill, owner.pid, SIGURG); break;
+    case F_OWNER_PGRP: (void)syscall(SYS_kill, -owner.pid, SIGURG); break;
+    default: break;
+  }
+}
+
+}  // namespace
+
+void SendDeferredSigurgs() {
+  while (t_deferred_count > 0) SendSigurg(t_deferred_sigurgs[--t_deferred_count]);
+}
+
 Stack& Socket::stack() { return rt_.stack(); }
+
+void Socket::OnUrgentDataLocked() {
+  if (owner_.pid <= 0) return;
+  // The library's threads block every signal: the kernel hands theirs to a program thread. A
+  // program thread would take it itself, under the lock: it sends once the lock is released.
+  sigset_t blocked;
+  if (pthread_sigmask(SIG_BLOCK, nullptr, &blocked) == 0 && sigismember(&blocked, SIGURG) == 1) {
+    SendSigurg(owner_);
+    return;
+  }
+  for (int i = 0; i < t_deferred_count; ++i)
+    if (t_deferred_sigurgs[i].type == owner_.type && t_deferred_sigurgs[i].pid == owner_.pid) return;
+  if (t_deferred_count < kMaxDeferredSigurgs) t_deferred_sigurgs[t_deferred_count++] = owner_;
+}
+
+void Socket::ReadOwner(int fd) {
+  f_owner_ex owner{};
+  if (Real().fcntl(fd, F_GETOWN_EX, &owner) != 0) return;
+  MutexLock lock(stack().mu());
+  owner_ = owner;
+}
 
 Socket* Socket::Create(Runtime& rt, int domain, int type, int protocol, int* fd,
                        tcp::TcpEndpoint* accepted) {
@@ -54,6 +98,7 @@ void Socket::Unref() {
     else udp_->CloseLocked();
     stack().FlushLocked();
   }
+  SendDeferredSigurgs();
   delete this;
 }
 
@@ -76,7 +121,7 @@ void Socket::SyncTokensLocked(int fd) {
     }
     write_waiters_.clear();
   }
-  bool ready = mask & (kReadable | kError | POLLHUP);
+  bool ready = (mask & (kReadable | kError | POLLHUP)) || (urgent_watchers_ > 0 && (mask & POLLPRI));
   if (ready && tokens_ == 0) {
     if (rt_.SendToken(placeholder_addr_, placeholder_addr_len_)) ++tokens_;
     return;

@@ -17,6 +17,7 @@
 // field is guarded by the stack lock.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/un.h>
 
 #include <atomic>
@@ -79,6 +80,18 @@ class Socket final : public EndpointObserver {
 
   // The stack calls this when readiness may have changed: adds a token if one is due.
   void OnReadinessChangedLocked() override { SyncTokensLocked(-1); }
+  // New urgent data: SIGURG for the owner F_SETOWN gave the placeholder (Linux's send_sigurg).
+  void OnUrgentDataLocked() override;
+  // Reads the owner back from the placeholder after the program set it (F_SETOWN, F_SETOWN_EX,
+  // FIOSETOWN, SIOCSPGRP): the kernel validated it and keeps it for F_GETOWN.
+  void ReadOwner(int fd);
+  // A poll/select waits for POLLPRI on this socket (`on`), or stopped. Only while one does is
+  // urgent data on its own worth a token: a reader at the mark with nothing else to read must
+  // not find one.
+  void WatchUrgentLocked(int fd, bool on) {
+    urgent_watchers_ += on ? 1 : -1;
+    SyncTokensLocked(fd);
+  }
   // Brings the placeholder's tokens in line with the endpoint's readiness. Removing a stale token
   // needs a placeholder fd (`fd`, the caller's); the stack's own callers pass -1.
   void SyncTokensLocked(int fd);
@@ -102,7 +115,14 @@ class Socket final : public EndpointObserver {
   sockaddr_un placeholder_addr_{};
   socklen_t placeholder_addr_len_ = 0;
   int tokens_ = 0;  // tokens believed to be in the placeholder's queue
+  int urgent_watchers_ = 0;
+  f_owner_ex owner_{};  // pid 0: nobody gets SIGURG
 };
+
+// Sends the SIGURGs this thread deferred while it held the stack lock (a program thread delivers
+// looped-back segments): a handler that reads the urgent byte must not find the lock taken by
+// the very thread it interrupted.
+void SendDeferredSigurgs();
 
 // A reference held for the duration of one call.
 class SocketRef {
@@ -137,7 +157,11 @@ class StackOp {
   StackOp& operator=(const StackOp&) = delete;
 
  private:
+  struct AfterUnlock {
+    ~AfterUnlock() { SendDeferredSigurgs(); }
+  };
   Stack& stack_;
+  AfterUnlock after_unlock_;  // destroyed after lock_, which is declared after it
   MutexLock lock_;
 };
 

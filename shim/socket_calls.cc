@@ -74,7 +74,8 @@ int OpenSocket(int domain, int type, int protocol) {
     return FailWith(EMFILE);
   }
   FdTable::Get().Install(fd, s);
-  TS_LOG_DEBUG("fd {}: stack {} socket (domain {})", fd, tcp ? "TCP" : "UDP", domain);
+  if (tcp) TS_LOG_DEBUG("fd {}: stack TCP socket c{} (domain {})", fd, s->tcp().id(), domain);
+  else TS_LOG_DEBUG("fd {}: stack UDP socket (domain {})", fd, domain);
   return fd;
 }
 
@@ -97,6 +98,8 @@ int Connect(int fd, const sockaddr* addr, socklen_t len) {
   auto pa = ParseSockaddr(s->domain(), s->endpoint_options().v6_only, AddrUse::kConnect, addr, len, &err);
   if (!pa.ok()) return FailWith(err);
   if (s->is_tcp()) {
+    TS_LOG_DEBUG("fd {}: c{} connect to {}:{}", fd, s->tcp().id(), pa.value().addr.addr.ToString(),
+                 pa.value().addr.port);
     Status st;
     {
       StackOp op(s->stack());
@@ -154,6 +157,7 @@ int Accept(int fd, sockaddr* addr, socklen_t* len, int flags) {
     return FailWith(err);
   }
   FdTable::Get().Install(nfd, ns);
+  TS_LOG_DEBUG("fd {}: c{} accepted on fd {} (c{})", nfd, child->id(), fd, s->tcp().id());
   if (addr) {
     FullAddress peer;
     {
@@ -216,7 +220,7 @@ int Ioctl(int fd, unsigned long request, void* arg) {
     case FIONREAD: {  // == TIOCINQ == SIOCINQ: bytes to read (UDP: the next datagram's size)
       StackOp op(s->stack());
       if (s->is_tcp() && s->tcp().listening()) return FailWith(EINVAL);
-      value = static_cast<int>(s->is_tcp() ? s->tcp().ReadableBytesLocked() : s->udp().NextDatagramSizeLocked());
+      value = static_cast<int>(s->is_tcp() ? s->tcp().InqLocked() : s->udp().NextDatagramSizeLocked());
       break;
     }
     case TIOCOUTQ: {  // == SIOCOUTQ: unacknowledged bytes (datagrams leave at once)
@@ -230,9 +234,18 @@ int Ioctl(int fd, unsigned long request, void* arg) {
       value = s->is_tcp() ? static_cast<int>(s->tcp().UnsentBytesLocked()) : 0;
       break;
     }
-    case SIOCATMARK:  // urgent data arrives with MSG_OOB support: never at the mark
-      value = 0;
+    case SIOCATMARK: {  // the next byte read is the urgent mark; UDP has no such thing
+      if (!s->is_tcp()) return FailWith(ENOTTY);
+      StackOp op(s->stack());
+      value = s->tcp().AtUrgentMarkLocked();
       break;
+    }
+    case FIOSETOWN:
+    case SIOCSPGRP: {  // the placeholder keeps the owner; SIGURG needs to know it too
+      int rc = Real().ioctl(fd, request, arg);
+      if (rc == 0) s->ReadOwner(fd);
+      return rc;
+    }
     default:
       // FIONBIO, FIOCLEX, FIONCLEX ... act on the placeholder's open file, as they should.
       return Real().ioctl(fd, request, arg);

@@ -18,6 +18,8 @@
 #include "shim/errno_map.h"
 #include "shim/fd_table.h"
 #include "shim/libc.h"
+#include "shim/log.h"
+#include "shim/sockopt_names.h"
 #include "shim/sockopt_tcp.h"
 #include "shim/sockopt_util.h"
 #include "shim/user_memory.h"
@@ -226,23 +228,38 @@ int GetIpv6Level(Socket& s, int name, void* val, socklen_t* len) {
   return PutInt(v, val, len);
 }
 
+int SetOn(Socket& s, int fd, int level, int name, const void* val, socklen_t len) {
+  if (static_cast<int>(len) < 0) return FailWith(EINVAL);
+  switch (level) {
+    case SOL_SOCKET: return SetSocketLevel(s, fd, name, val, len);
+    case SOL_IP: return SetIpLevel(s, name, val, len);
+    case SOL_IPV6:
+      if (s.domain() != AF_INET6) return FailWith(ENOPROTOOPT);
+      return SetIpv6Level(s, name, val, len);
+    case SOL_TCP:
+      if (!s.is_tcp()) return FailWith(ENOPROTOOPT);
+      return SetTcpLevel(s, name, val, len);
+    default: return FailWith(ENOPROTOOPT);  // SOL_UDP options arrive with UDP corking and GSO
+  }
+}
+
 }  // namespace
 
 int SetSockOpt(int fd, int level, int name, const void* val, socklen_t len) {
   SocketRef s = FdTable::Get().Acquire(fd);
   if (!s) return Real().setsockopt(fd, level, name, val, len);
-  if (static_cast<int>(len) < 0) return FailWith(EINVAL);
-  switch (level) {
-    case SOL_SOCKET: return SetSocketLevel(*s, fd, name, val, len);
-    case SOL_IP: return SetIpLevel(*s, name, val, len);
-    case SOL_IPV6:
-      if (s->domain() != AF_INET6) return FailWith(ENOPROTOOPT);
-      return SetIpv6Level(*s, name, val, len);
-    case SOL_TCP:
-      if (!s->is_tcp()) return FailWith(ENOPROTOOPT);
-      return SetTcpLevel(*s, name, val, len);
-    default: return FailWith(ENOPROTOOPT);  // SOL_UDP options arrive with UDP corking and GSO
+  int rc = SetOn(*s, fd, level, name, val, len);
+  if (log::Level() <= log::kDebug) {
+    int saved = errno;
+    int v = 0;
+    // The value was read successfully when the call succeeded; an int is what most options take.
+    if (rc == 0 && len == sizeof(int)) std::memcpy(&v, val, sizeof v);
+    std::string value = rc == 0 && len == sizeof(int) ? std::to_string(v) : std::to_string(len) + " bytes";
+    TS_LOG_DEBUG("fd {}: setsockopt({}, {}) = {}{}", fd, SockOptName(level, name), value, rc,
+                 rc == 0 ? "" : std::string(" (") + strerrorname_np(saved) + ")");
+    errno = saved;
   }
+  return rc;
 }
 
 int GetSockOpt(int fd, int level, int name, void* val, socklen_t* len) {

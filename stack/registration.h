@@ -37,6 +37,10 @@ class LinkEndpoint {
   virtual void WritePacketLocked(PacketBuffer* frame) = 0;
   // Sends what WritePacketLocked queued: one submission for a batch of frames.
   virtual void FlushLocked() {}
+  // A device that holds frames back (fault injection's reorder and delay) has timers of its own:
+  // the stack folds this deadline into its next one and calls RunTimersLocked when it passes.
+  virtual Instant NextDeadlineLocked() const { return kNever; }
+  virtual void RunTimersLocked(Instant now) { (void)now; }
 };
 
 // Points up from an endpoint to whoever waits on it (the shim's placeholder fd, a test).
@@ -45,6 +49,8 @@ class EndpointObserver {
   virtual ~EndpointObserver() = default;
   // The endpoint's readiness (poll mask) may have changed.
   virtual void OnReadinessChangedLocked() = 0;
+  // The peer announced new urgent data (TCP's urgent pointer moved): Linux's sk_send_sigurg.
+  virtual void OnUrgentDataLocked() {}
 };
 
 }  // namespace tapsock
@@ -58,6 +64,31 @@ class TimerObserver {
   // The stack's next deadline moved earlier than the one last reported; re-arm the timer. False
   // when the wake-up could not be posted (a full queue): the stack asks again at its next flush.
   virtual bool OnDeadlineChangedLocked(Instant deadline) = 0;
+};
+
+// Something worth a log line happened to a TCP connection. Never per segment: state changes,
+// resets, retransmission timeouts.
+struct TcpEvent {
+  enum class Kind : uint8_t {
+    kStateChange,        // from_state -> to_state
+    kResetSent,          // conn_id 0: a reset for a segment no connection wanted
+    kResetReceived,      // an acceptable reset: the connection is aborted
+    kRetransmitTimeout,  // retransmits-th consecutive timeout; rto_us is the backed-off RTO
+  };
+  Kind kind = Kind::kStateChange;
+  uint64_t conn_id = 0;  // TcpEndpoint::id(), "c<id>" in logs and `tapsock stat`
+  Ipv4Addr local, remote;
+  uint16_t local_port = 0, remote_port = 0;
+  uint8_t from_state = 0, to_state = 0;  // tcp::State values (transport/tcp/tcp_state.h)
+  uint32_t retransmits = 0;
+  uint64_t rto_us = 0;
+};
+
+// Points up from the stack to whoever watches connections (the shim's debug log).
+class StackEventObserver {
+ public:
+  virtual ~StackEventObserver() = default;
+  virtual void OnTcpEventLocked(const TcpEvent& event) = 0;
 };
 
 }  // namespace tapsock

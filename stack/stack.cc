@@ -140,7 +140,9 @@ void Stack::FlushLocked() {
     // Only timers armed since the loop last looked can be earlier than what it sleeps for: no scan
     // of the connections on this path, which every socket call takes.
     Instant next = tcp_.EarliestArmedLocked();
-    for (auto& nic : nics_) next = std::min(next, nic->arp().NextDeadline());
+    // A device's deadline too: a fault link holding frames must wake the loop to let them go.
+    for (auto& nic : nics_)
+      next = std::min({next, nic->arp().NextDeadline(), nic->link().NextDeadlineLocked()});
     if (next < reported_deadline_ && timer_observer_->OnDeadlineChangedLocked(next)) reported_deadline_ = next;
   }
   for (auto& nic : nics_)
@@ -149,7 +151,8 @@ void Stack::FlushLocked() {
 
 Instant Stack::NextDeadlineLocked() {
   Instant next = kNever;
-  for (auto& nic : nics_) next = std::min(next, nic->arp().NextDeadline());
+  for (auto& nic : nics_)
+    next = std::min({next, nic->arp().NextDeadline(), nic->link().NextDeadlineLocked()});
   return std::min(next, tcp_.NextDeadlineLocked());
 }
 
@@ -161,8 +164,11 @@ void Stack::LoopArmedLocked(Instant deadline) {
 void Stack::RunTimersLocked() {
   // A fresh reporting round: what the timers re-arm now is what the observer hears at the flush.
   LoopArmedLocked(kNever);
-  for (auto& nic : nics_)
-    if (!nic->loopback()) arp_.TimersLocked(*nic);
+  for (auto& nic : nics_) {
+    if (nic->loopback()) continue;
+    nic->link().RunTimersLocked(now_);  // held frames first: a late ACK may spare a retransmission
+    arp_.TimersLocked(*nic);
+  }
   tcp_.RunTimersLocked();
 }
 

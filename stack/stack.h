@@ -88,6 +88,9 @@ class Stack : public NetworkDispatcher {
   void LoopArmedLocked(Instant deadline);
   void RunTimersLocked();
   void SetTimerObserver(TimerObserver* o) { timer_observer_ = o; }
+  // Who hears about connection events (TcpEvent); none by default.
+  void SetEventObserver(StackEventObserver* o) { event_observer_ = o; }
+  StackEventObserver* event_observer() const { return event_observer_; }
 
   PacketPool& pool() { return pool_; }
   StackStats& stats() { return stats_; }
@@ -113,6 +116,7 @@ class Stack : public NetworkDispatcher {
   UdpProtocol udp_{*this};
   tcp::TcpProtocol tcp_{*this};
   TimerObserver* timer_observer_ = nullptr;
+  StackEventObserver* event_observer_ = nullptr;
   Instant reported_deadline_ = kNever;
 };
 

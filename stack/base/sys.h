@@ -15,6 +15,8 @@ inline int Ioctl(int fd, unsigned long req, void* arg) { return static_cast<int>
 inline int Socket(int domain, int type, int proto) { return static_cast<int>(syscall(SYS_socket, domain, type, proto)); }
 inline int Fcntl(int fd, int cmd, long arg) { return static_cast<int>(syscall(SYS_fcntl, fd, cmd, arg)); }
 inline ssize_t Write(int fd, const void* buf, size_t n) { return syscall(SYS_write, fd, buf, n); }
+// The raw call: the shim's own dup3 refuses to replace a library fd, which is what this is for.
+inline int Dup3(int from, int to, int flags) { return static_cast<int>(syscall(SYS_dup3, from, to, flags)); }
 
 // Moves `fd` to the lowest free number >= floor, close-on-exec, so the program's own fds (which
 // the kernel hands out lowest-first) never land on the library's; returns the new fd.

@@ -5,6 +5,7 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,6 +20,15 @@ namespace tapsock {
 namespace {
 
 uint64_t Encode(uint32_t op, uint32_t slot) { return (uint64_t{op} << 32) | slot; }
+
+// IORING_OP_READ_MULTISHOT (Linux 6.7): the entry after IORING_OP_SENDMSG_ZC in enum io_uring_op
+// of the kernel's include/uapi/linux/io_uring.h. liburing 2.3's copy of that header stops at
+// IORING_OP_SENDMSG_ZC and has no io_uring_prep_read_multishot (2.5), so the SQE is filled here.
+constexpr int kOpReadMultishot = 49;
+static_assert(IORING_OP_SENDMSG_ZC + 1 == kOpReadMultishot, "io_uring opcode numbering moved");
+constexpr uint16_t kRxGroup = 0;  // the provided-buffer group the multishot read picks from
+static_assert((TapLink::kRxDepth & (TapLink::kRxDepth - 1)) == 0 && TapLink::kRxDepth <= 32768,
+              "a buffer ring has a power-of-two number of entries");
 
 std::string Errno(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
@@ -59,7 +69,10 @@ std::unique_ptr<TapLink> TapLink::Open(const Config& config, Stack& stack, std::
     if (s >= 0) sys::Close(s);
   }
   link->mac_ = config.mac;
+  link->name_ = config.name;
+  link->report_ = config.report;
   if (!link->InitRing(config.fd_floor, error)) return nullptr;
+  link->InitRxMode();
   return link;
 }
 
@@ -87,8 +100,64 @@ bool TapLink::InitRing(int fd_floor, std::string* error) {
   return true;
 }
 
+void TapLink::InitRxMode() {
+  io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
+  bool has_read_multishot = probe && io_uring_opcode_supported(probe, kOpReadMultishot);
+  if (probe) io_uring_free_probe(probe);
+  if (!has_read_multishot) {
+    UseLinkedReads("the kernel has no multishot read (IORING_OP_READ_MULTISHOT, Linux 6.7)");
+    return;
+  }
+  // The ring's memory is ours (liburing 2.3 predates IOU_PBUF_RING_MMAP): page-aligned, one
+  // 16-byte entry per slot, mapped once.
+  size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  size_t bytes = (kRxDepth * sizeof(io_uring_buf) + page - 1) / page * page;
+  void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) {
+    UseLinkedReads(Errno("mmap for the provided-buffer ring"));
+    return;
+  }
+  auto* br = static_cast<io_uring_buf_ring*>(mem);
+  io_uring_buf_ring_init(br);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<uintptr_t>(br);
+  reg.ring_entries = kRxDepth;
+  reg.bgid = kRxGroup;
+  int rc = io_uring_register_buf_ring(&ring_, &reg, 0);
+  if (rc < 0) {
+    munmap(mem, bytes);
+    UseLinkedReads(std::string("the kernel refused a provided-buffer ring (IORING_REGISTER_PBUF_RING): ") +
+                   std::strerror(-rc));
+    return;
+  }
+  rx_ring_ = br;
+  rx_ring_bytes_ = bytes;
+  rx_mode_ = RxMode::kMultishot;
+  if (report_) {
+    report_("TAP " + name_ + ": receive by one multishot read over a ring of " +
+            std::to_string(kRxDepth) + " provided buffers (frames in order)");
+  }
+}
+
+void TapLink::UseLinkedReads(const std::string& why) {
+  if (rx_ring_) {  // the multishot read has ended, so no request uses the group any more
+    io_uring_unregister_buf_ring(&ring_, kRxGroup);
+    munmap(rx_ring_, rx_ring_bytes_);
+    rx_ring_ = nullptr;
+  }
+  // Buffers left in the ring are ours again: the first chain reads into them.
+  rx_mode_ = RxMode::kLinkedReads;
+  rx_posted_ = 0;
+  rx_armed_ = false;
+  if (report_) {
+    report_("TAP " + name_ + ": " + why + "; receive by chains of " + std::to_string(kRxDepth) +
+            " hard-linked reads (frames in order)");
+  }
+}
+
 TapLink::~TapLink() {
-  if (ring_ok_) io_uring_queue_exit(&ring_);
+  if (ring_ok_) io_uring_queue_exit(&ring_);  // cancels the reads and drops the buffer ring
+  if (rx_ring_) munmap(rx_ring_, rx_ring_bytes_);
   if (tap_fd_ >= 0) sys::Close(tap_fd_);
 }
 
@@ -105,7 +174,9 @@ void TapLink::WritePacketLocked(PacketBuffer* frame) {
   LinkStats& st = stack_.stats().link;
   if (tx_free_.empty()) {  // every slot in flight: submit what is queued, take back what is done
     FlushLocked();
-    ReapCompletionsLocked();
+    // Receive completions taken here wait for the loop, which may be asleep on a ring it finds
+    // empty now: a NOP (submitted with this frame) wakes it to deliver them and re-arm.
+    if (ReapCompletionsLocked()) OnDeadlineChangedLocked(0);
   }
   io_uring_sqe* sqe = tx_free_.empty() ? nullptr : GetSqeLocked();
   if (!sqe) {  // more frames in flight than the ring holds: a full NIC queue drops
@@ -142,24 +213,87 @@ bool TapLink::OnDeadlineChangedLocked(Instant) {
 
 void TapLink::PostReadsLocked() {
   if (rx_errors_in_a_row_ > 1000) return;  // a dead device: stop spinning on it
+  if (rx_mode_ == RxMode::kMultishot) {
+    PostMultishotLocked();
+  } else {
+    PostReadChainLocked();
+  }
+}
+
+void TapLink::PostMultishotLocked() {
+  if (!rx_armed_ && rx_end_ < 0) {  // the read ended with an error: why?
+    int end = rx_end_;
+    rx_end_ = 0;
+    if (!rx_delivered_ && (end == -EINVAL || end == -EOPNOTSUPP || end == -EBADFD)) {
+      UseLinkedReads(std::string("the kernel refused a multishot read on the TAP: ") + std::strerror(-end));
+      PostReadChainLocked();
+      return;
+    }
+    // -ENOBUFS: every buffer was waiting for delivery; the frames behind them wait in the TAP.
+    if (end != -ENOBUFS && end != -EAGAIN && end != -EINTR) {
+      rx_errors_in_a_row_++;
+      stack_.stats().link.rx_dropped++;
+    }
+  }
+  const int mask = io_uring_buf_ring_mask(kRxDepth);
+  int added = 0;
   for (unsigned slot = 0; slot < kRxDepth; ++slot) {
     if (rx_[slot]) continue;
     PacketBuffer* b = stack_.pool().Alloc(mtu_ + 14 + 4, kRxHeadroom);
     if (!b) break;  // the pool is exhausted; retry on the next pass
-    io_uring_sqe* sqe = GetSqeLocked();
-    if (!sqe) {
-      stack_.pool().Free(b);
-      break;
-    }
     rx_[slot] = b;
+    io_uring_buf_ring_add(rx_ring_, b->data(), b->capacity - b->head, static_cast<uint16_t>(slot),
+                          mask, added++);
+  }
+  if (added) {
+    io_uring_buf_ring_advance(rx_ring_, added);  // publishes the entries (a release store)
+    rx_posted_ += added;
+  }
+  if (rx_armed_ || rx_posted_ == 0) return;  // armed with no buffer would end at once: wait
+  io_uring_sqe* sqe = GetSqeLocked();
+  if (!sqe) return;
+  // io_uring_prep_read_multishot as liburing 2.5 has it: no address and no length (each read
+  // takes one whole buffer from the group).
+  io_uring_prep_rw(kOpReadMultishot, sqe, tap_fd_, nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = kRxGroup;
+  io_uring_sqe_set_data64(sqe, Encode(kReadMultishot, 0));
+  rx_armed_ = true;
+  ++unsubmitted_;
+}
+
+void TapLink::PostReadChainLocked() {
+  // A second chain would read beside the first and reorder frames: wait until it has completed
+  // and its frames have gone up.
+  if (rx_posted_ || rx_done_count_) return;
+  unsigned n = 0;
+  for (unsigned slot = 0; slot < kRxDepth; ++slot) {
+    if (!rx_[slot]) rx_[slot] = stack_.pool().Alloc(mtu_ + 14 + 4, kRxHeadroom);
+    if (rx_[slot]) ++n;  // a slot the exhausted pool left empty is skipped
+  }
+  if (n == 0) return;
+  // The chain must go in one submission: one split across two would become two chains.
+  if (io_uring_sq_space_left(&ring_) < n) {
+    if (io_uring_submit(&ring_) >= 0) unsubmitted_ = unsubmitted_frames_ = 0;
+    if (io_uring_sq_space_left(&ring_) < n) return;  // retry on the next pass
+  }
+  unsigned linked = 0;
+  for (unsigned slot = 0; slot < kRxDepth; ++slot) {
+    PacketBuffer* b = rx_[slot];
+    if (!b) continue;
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     io_uring_prep_read(sqe, tap_fd_, b->data(), b->capacity - b->head, 0);
+    // A hard link survives a failed or short read (every frame is a short read).
+    if (++linked < n) sqe->flags |= IOSQE_IO_HARDLINK;
     io_uring_sqe_set_data64(sqe, Encode(kRead, slot));
     ++unsubmitted_;
   }
+  rx_posted_ = n;
 }
 
-void TapLink::ReapCompletionsLocked() {
+bool TapLink::ReapCompletionsLocked() {
   LinkStats& st = stack_.stats().link;
+  bool rx = false;
   unsigned head, count = 0;
   io_uring_cqe* cqe;
   io_uring_for_each_cqe(&ring_, head, cqe) {
@@ -172,13 +306,32 @@ void TapLink::ReapCompletionsLocked() {
       stack_.pool().Free(tx_[slot]);
       tx_[slot] = nullptr;
       tx_free_.push_back(static_cast<uint16_t>(slot));
+    } else if (op == kReadMultishot) {
+      rx = true;
+      if (cqe->flags & IORING_CQE_F_BUFFER) {
+        uint32_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        if (bid < kRxDepth && rx_[bid] && rx_posted_ > 0) {
+          // A buffer comes back once until the loop refills its slot: at most kRxDepth wait.
+          --rx_posted_;
+          if (rx_done_count_ == 0) rx_done_stamp_ = RealtimeNanos();
+          rx_done_[rx_done_count_++] = {static_cast<uint16_t>(bid), res};
+          if (res > 0) rx_delivered_ = true;
+        }
+      }
+      if (!(cqe->flags & IORING_CQE_F_MORE)) {  // the read has ended: the loop re-arms it
+        rx_armed_ = false;
+        rx_end_ = res < 0 ? res : 0;
+      }
     } else if (op == kRead && slot < kRxDepth) {
+      rx = true;
       // Each slot has one read in flight, so the stash never holds more than kRxDepth.
+      if (rx_posted_ > 0) --rx_posted_;
       if (rx_done_count_ == 0) rx_done_stamp_ = RealtimeNanos();
       rx_done_[rx_done_count_++] = {static_cast<uint16_t>(slot), res};
     }
   }
   io_uring_cq_advance(&ring_, count);
+  return rx;
 }
 
 void TapLink::DeliverReceivedLocked() {
@@ -190,6 +343,11 @@ void TapLink::DeliverReceivedLocked() {
     rx_[slot] = nullptr;
     if (res <= 0) {
       if (res != -EAGAIN && res != -EINTR) rx_errors_in_a_row_++, st.rx_dropped++;
+      stack_.pool().Free(b);
+      continue;
+    }
+    if (static_cast<uint32_t>(res) > b->capacity - b->head) {  // cannot happen: a read fills at most the buffer
+      st.rx_dropped++;
       stack_.pool().Free(b);
       continue;
     }

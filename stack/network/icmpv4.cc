@@ -28,13 +28,17 @@ void Icmpv4Protocol::ReceiveLocked(Nic& nic, const Ipv4Repr& ip, PacketBuffer* p
       // Linux ignores broadcast echo (icmp_echo_ignore_broadcasts = 1).
       if (!nic.HasAddress(ip.dst) && !nic.loopback()) break;
       auto route = stack_.RouteV4Locked(ip.src, ip.dst, 0);
-      if (!route.ok()) break;
+      if (!route.ok()) {
+        st.out_errors++;
+        break;
+      }
       // Reply in place: the request's buffer becomes the reply.
       Icmpv4Repr reply{Icmpv4Repr::kEchoReply, 0, icmp->rest};
       reply.Emit(packet->data(), packet->len - Icmpv4Repr::kHeaderLen);
       st.out_msgs++;
       st.out_echo_reps++;
-      (void)stack_.ipv4().SendLocked(route.value(), {static_cast<uint8_t>(wire::IpProto::kIcmp), kDefaultTtl, ip.tos}, packet);
+      if (!stack_.ipv4().SendLocked(route.value(), {static_cast<uint8_t>(wire::IpProto::kIcmp), kDefaultTtl, ip.tos}, packet).ok())
+        st.out_errors++;
       return;
     }
     case Icmpv4Repr::kEchoReply:
@@ -45,8 +49,14 @@ void Icmpv4Protocol::ReceiveLocked(Nic& nic, const Ipv4Repr& ip, PacketBuffer* p
       [[fallthrough]];
     case Icmpv4Repr::kTimeExceeded:
     case Icmpv4Repr::kParamProblem:
+      st.in_time_excds += icmp->type == Icmpv4Repr::kTimeExceeded;
+      st.in_parm_probs += icmp->type == Icmpv4Repr::kParamProblem;
       DeliverErrorLocked(packet->bytes().subspan(Icmpv4Repr::kHeaderLen), icmp->type, icmp->code);
       break;
+    case Icmpv4Repr::kSourceQuench: st.in_src_quenchs++; break;
+    case Icmpv4Repr::kRedirect: st.in_redirects++; break;  // a host keeps its routes (RFC 1122 3.2.2.2 allows it)
+    case Icmpv4Repr::kTimestamp: st.in_timestamps++; break;  // counted; not answered (Linux answers)
+    case Icmpv4Repr::kTimestampReply: st.in_timestamp_reps++; break;
     default:
       break;
   }
@@ -126,17 +136,24 @@ void Icmpv4Protocol::SendErrorLocked(const Nic& in, const Ipv4Repr& ip, const Pa
     return;
   }
   auto route = stack_.RouteV4Locked(ip.src, Ipv4Addr::Any(), 0);
-  if (!route.ok()) return;
+  if (!route.ok()) {
+    st.out_errors++;
+    return;
+  }
   // RFC 1812 4.3.2.3 lets us quote up to 576 bytes in all; Linux does.
   size_t quote = std::min<size_t>(offending.size(), 576 - Ipv4Repr::kMinHeaderLen - Icmpv4Repr::kHeaderLen);
   PacketBuffer* p = stack_.pool().Alloc(static_cast<uint32_t>(Icmpv4Repr::kHeaderLen + quote));
-  if (!p) return;
+  if (!p) {
+    st.out_errors++;
+    return;
+  }
   p->len = static_cast<uint32_t>(Icmpv4Repr::kHeaderLen + quote);
   std::memcpy(p->data() + Icmpv4Repr::kHeaderLen, offending.data(), quote);
   Icmpv4Repr{type, code, 0}.Emit(p->data(), static_cast<uint32_t>(quote));
   st.out_msgs++;
   if (type == Icmpv4Repr::kDestUnreachable) st.out_dest_unreachs++;
-  (void)stack_.ipv4().SendLocked(route.value(), {static_cast<uint8_t>(wire::IpProto::kIcmp), kDefaultTtl, 0}, p);
+  if (!stack_.ipv4().SendLocked(route.value(), {static_cast<uint8_t>(wire::IpProto::kIcmp), kDefaultTtl, 0}, p).ok())
+    st.out_errors++;
 }
 
 }  // namespace tapsock

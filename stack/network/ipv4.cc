@@ -32,6 +32,7 @@ void Ipv4Protocol::ReceiveLocked(Nic& nic, PacketBuffer* packet) {
     stack_.pool().Free(packet);
     return;
   }
+  st.in_octets += ip->total_len;
   if (!CheckAddressesLocked(nic, *ip)) {
     stack_.pool().Free(packet);
     return;
@@ -105,6 +106,7 @@ Status Ipv4Protocol::SendLocked(const RouteResult& route, const Ipv4SendParams& 
     st.out_discards++;
     return Error::kMessageTooLong;
   }
+  st.out_octets += ip.total_len;
   ip.id = next_id_;
   next_id_ = static_cast<uint16_t>(next_id_ + 1 + stack_.random().Below(8));  // not predictable
   ip.dont_fragment = false;

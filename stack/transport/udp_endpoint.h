@@ -69,6 +69,9 @@ class UdpEndpoint {
   bool bound() const { return local_port_ != 0; }
   uint16_t local_port() const { return local_port_; }
   bool connected() const { return connected_; }
+  // The connected peer, IPv4 view (Any and 0 when not connected).
+  Ipv4Addr remote_v4() const { return connected_ ? remote_v4_ : Ipv4Addr::Any(); }
+  uint16_t remote_port() const { return connected_ ? remote_.port : 0; }
   // Does this endpoint accept a datagram for dst:dport from src:sport? Higher scores are
   // more specific, as Linux's compute_score prefers; 0 means no.
   int MatchV4(Ipv4Addr src, uint16_t sport, Ipv4Addr dst, uint16_t dport) const;

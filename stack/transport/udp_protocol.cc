@@ -67,6 +67,7 @@ void UdpProtocol::ReceiveLocked(Nic& nic, const wire::Ipv4Repr& ip, PacketBuffer
   UdpStats& st = stack_.stats().udp;
   auto udp = wire::UdpRepr::Parse(packet->bytes());
   if (!udp) {
+    st.in_malformed++;
     st.in_errors++;
     stack_.pool().Free(packet);
     return;

@@ -34,6 +34,13 @@ class UdpProtocol {
   // dst:dport. `hard` errors reach a connected socket; soft ones only a socket with IP_RECVERR
   // (__udp4_lib_err, RFC 1122 4.1.3.3).
   void ErrorLocked(Ipv4Addr src, uint16_t sport, Ipv4Addr dst, uint16_t dport, Error e, bool hard);
+  // Calls f(const UdpEndpoint&) for every bound endpoint (an unbound one is in no table, as in
+  // Linux, where `ss` does not show it either). In no particular order.
+  template <typename F>
+  void ForEachEndpointLocked(F&& f) const {
+    for (const auto& [port, eps] : by_port_)
+      for (const UdpEndpoint* ep : eps) f(*ep);
+  }
 
  private:
   bool ConflictsLocked(const UdpEndpoint* ep, uint16_t port) const;

@@ -13,9 +13,13 @@ struct Icmpv4Repr {
   enum Type : uint8_t {
     kEchoReply = 0,
     kDestUnreachable = 3,
+    kSourceQuench = 4,  // deprecated (RFC 6633); counted, never acted on
+    kRedirect = 5,
     kEchoRequest = 8,
     kTimeExceeded = 11,
     kParamProblem = 12,
+    kTimestamp = 13,
+    kTimestampReply = 14,
   };
   enum UnreachCode : uint8_t { kNetUnreach = 0, kHostUnreach = 1, kProtoUnreach = 2, kPortUnreach = 3,
                                kFragNeeded = 4 };

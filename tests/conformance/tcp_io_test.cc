@@ -8,8 +8,8 @@
 // sockets, which Linux treats as broken pipes); ENOTCONN; blocking writes
 // larger than the buffers and partial non-blocking writes; read/write,
 // readv/writev, sendmsg/recvmsg, recvfrom/sendto (no addresses on a stream);
-// urgent data with MSG_OOB, SO_OOBINLINE and SIOCATMARK; FIONREAD/TIOCINQ and
-// TIOCOUTQ; and a byte-exact echo of 1 MiB in random chunk sizes.
+// FIONREAD/TIOCINQ and TIOCOUTQ; and a byte-exact echo of 1 MiB in random
+// chunk sizes. Urgent data (MSG_OOB) has its own file, tcp_urgent_test.cc.
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -437,57 +437,6 @@ TEST_P(TcpIoTest, RecvfromGivesNoAddressAndSendtoIgnoresOne) {
   EXPECT_THAT(SYSCALL(recvfrom(server_.get(), buf, sizeof(buf), 0, from.get(), &from.len)),
               SyscallSucceedsWithValue(2));
   EXPECT_EQ(from.len, 0u);
-}
-
-// ------------------------------------------------------------ urgent data
-
-// The last byte of a MSG_OOB send is urgent: it is taken out of the stream,
-// normal reads stop at the mark, and only recv(MSG_OOB) returns it.
-TEST_P(TcpIoTest, MsgOobDeliversTheUrgentByteOutOfBand) {
-  EXPECT_THAT(SYSCALL(send(client_.get(), "abc", 3, MSG_OOB)), SyscallSucceedsWithValue(3));
-  ASSERT_NE(PollOne(server_.get(), POLLPRI) & POLLPRI, 0);
-  ASSERT_TRUE(WaitForInq(server_.get(), 2));
-  EXPECT_EQ(InqBytes(server_.get()), 2);
-  int mark = -1;
-  EXPECT_THAT(SYSCALL(ioctl(server_.get(), SIOCATMARK, &mark)), SyscallSucceeds());
-  EXPECT_EQ(mark, 0);
-  char buf[16];
-  EXPECT_THAT(SYSCALL(recv(server_.get(), buf, sizeof(buf), 0)), SyscallSucceedsWithValue(2));
-  EXPECT_EQ(std::string(buf, 2), "ab");
-  EXPECT_THAT(SYSCALL(ioctl(server_.get(), SIOCATMARK, &mark)), SyscallSucceeds());
-  EXPECT_EQ(mark, 1);
-  EXPECT_EQ(PollOne(server_.get(), POLLIN | POLLPRI, 0), POLLPRI);
-  EXPECT_THAT(SYSCALL(recv(server_.get(), buf, sizeof(buf), MSG_OOB)), SyscallSucceedsWithValue(1));
-  EXPECT_EQ(buf[0], 'c');
-  EXPECT_THAT(SYSCALL(recv(server_.get(), buf, 1, MSG_OOB)), SyscallFailsWithErrno(EINVAL));
-  EXPECT_THAT(SYSCALL(recv(server_.get(), buf, 1, MSG_DONTWAIT)), SyscallFailsWithErrno(EAGAIN));
-}
-
-// With SO_OOBINLINE the urgent byte stays in the stream (reads still stop
-// at the mark) and recv(MSG_OOB) is EINVAL.
-TEST_P(TcpIoTest, OobInlineKeepsTheUrgentByteInTheStream) {
-  SetIntOpt(server_.get(), SOL_SOCKET, SO_OOBINLINE, 1);
-  EXPECT_THAT(SYSCALL(send(client_.get(), "xyz", 3, MSG_OOB)), SyscallSucceedsWithValue(3));
-  ASSERT_TRUE(WaitForInq(server_.get(), 3));
-  char buf[16];
-  EXPECT_THAT(SYSCALL(recv(server_.get(), buf, 1, MSG_OOB)), SyscallFailsWithErrno(EINVAL));
-  EXPECT_THAT(SYSCALL(recv(server_.get(), buf, sizeof(buf), 0)), SyscallSucceedsWithValue(2));
-  EXPECT_EQ(std::string(buf, 2), "xy");
-  int mark = -1;
-  EXPECT_THAT(SYSCALL(ioctl(server_.get(), SIOCATMARK, &mark)), SyscallSucceeds());
-  EXPECT_EQ(mark, 1);
-  EXPECT_THAT(SYSCALL(recv(server_.get(), buf, sizeof(buf), 0)), SyscallSucceedsWithValue(1));
-  EXPECT_EQ(buf[0], 'z');
-}
-
-TEST_P(TcpIoTest, NoUrgentDataMeansNoMarkAndEINVAL) {
-  Deliver("plain");
-  int mark = -1;
-  EXPECT_THAT(SYSCALL(ioctl(server_.get(), SIOCATMARK, &mark)), SyscallSucceeds());
-  EXPECT_EQ(mark, 0);
-  char c;
-  EXPECT_THAT(SYSCALL(recv(server_.get(), &c, 1, MSG_OOB)), SyscallFailsWithErrno(EINVAL));
-  EXPECT_EQ(PollOne(server_.get(), POLLPRI, 0), 0);
 }
 
 // ------------------------------------------------------------------ ioctl

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # TCP both ways through a lossy link: the kernel side of each TAP drops 2% and duplicates 1% of the
 # frames in each direction (`ns up --impair`). At the same time (to stay within the time limit):
-#   - curl on a private stack (198.18.0.3, tap1) fetches 20 MiB from the kernel's http.server;
-#   - the kernel's curl fetches 20 MiB from http.server on a private stack (198.18.0.2, tap0).
+#   - curl on a private stack (198.18.0.3, tap1) fetches 100 MiB from the kernel's http.server;
+#   - the kernel's curl fetches 100 MiB from http.server on a private stack (198.18.0.2, tap0).
 # Both files must arrive exactly (sha256).
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -10,7 +10,7 @@ need_root
 need_lib
 command -v curl >/dev/null || fail "curl is not installed (scripts/install-deps installs it)"
 
-size_mib=20
+size_mib=100
 www=$TSK_WORK/www
 mkdir -p "$www"
 head -c "$((size_mib << 20))" /dev/urandom >"$www/blob"

@@ -46,6 +46,8 @@ NS=""
 
 # A test sees only the settings it gives itself.
 unset TAPSOCK_TAP TAPSOCK_ADDR TAPSOCK_GW TAPSOCK_MAC TAPSOCK_MTU TAPSOCK_PCAP TAPSOCK_DISABLE TAPSOCK_TCP
+unset TAPSOCK_CONTROL TAPSOCK_CONTROL_DIR
+unset TAPSOCK_FAULTS
 
 log() { printf '[%s] %s\n' "$TSK_NAME" "$*" >&2; }
 

@@ -29,7 +29,8 @@ const char* StateName(State s) {
   return "?";
 }
 
-TcpEndpoint::TcpEndpoint(Stack& stack, TcpProtocol& proto, bool v6) : stack_(stack), proto_(proto), v6_(v6) {
+TcpEndpoint::TcpEndpoint(Stack& stack, TcpProtocol& proto, bool v6)
+    : stack_(stack), proto_(proto), v6_(v6), id_(proto.NewConnectionIdLocked()) {
   local_addr_.family = v6 ? IpAddr::Family::kV6 : IpAddr::Family::kV4;
   opts_.sndbuf = kDefaultSndBuf;
   opts_.rcvbuf = kDefaultRcvBuf;
@@ -42,11 +43,32 @@ void TcpEndpoint::NotifyLocked() {
   if (observer_) observer_->OnReadinessChangedLocked();
 }
 
+void TcpEndpoint::EmitEventLocked(TcpEvent::Kind kind, State to) {
+  StackEventObserver* o = stack_.event_observer();
+  if (!o) return;
+  TcpEvent e;
+  e.kind = kind;
+  e.conn_id = id_;
+  e.local = local_v4_;
+  e.local_port = local_port_;
+  e.remote = remote_v4_;
+  e.remote_port = remote_port_;
+  e.from_state = static_cast<uint8_t>(state_);
+  e.to_state = static_cast<uint8_t>(to);
+  e.retransmits = retransmits_;
+  e.rto_us = static_cast<uint64_t>(rtt_.Rto() / 1000);
+  o->OnTcpEventLocked(e);
+}
+
 void TcpEndpoint::SetStateLocked(State s) {
   if (s == state_) return;
   TcpStats& st = stack_.stats().tcp;
   if (state_ == State::kEstablished || state_ == State::kCloseWait) st.curr_estab--;
   if (s == State::kEstablished || s == State::kCloseWait) st.curr_estab++;
+  // Linux's tcp_set_state: EstabResets counts every ESTABLISHED or CLOSE-WAIT connection that
+  // goes straight to CLOSED (a reset either way, a timeout), not only resets received.
+  if (s == State::kClosed && (state_ == State::kEstablished || state_ == State::kCloseWait)) st.estab_resets++;
+  EmitEventLocked(TcpEvent::Kind::kStateChange, s);
   state_ = s;
   if (s == State::kEstablished) ever_connected_ = true;
   if (s == State::kClosed) {
@@ -125,6 +147,8 @@ void TcpEndpoint::InitConnectionLocked() {
   ts_offset_ = static_cast<uint32_t>(stack_.random().Next());
   if (!ooo_) ooo_ = std::make_unique<ReassemblyQueue>(stack_.pool(), RcvLimit());
   last_recv_ = stack_.now();
+  snd_urg_ = false;  // no urgent data from an earlier attempt
+  urg_ = Urgent::kNone;
 }
 
 Status TcpEndpoint::ConnectLocked(const FullAddress& addr) {
@@ -176,7 +200,7 @@ Result<TcpEndpoint*> TcpEndpoint::AcceptLocked() {
   return child;
 }
 
-Result<size_t> TcpEndpoint::SendLocked(std::span<const iovec> iov, bool more) {
+Result<size_t> TcpEndpoint::SendLocked(std::span<const iovec> iov, bool more, bool oob) {
   if (sticky_error_ != Error::kOk) return TakeErrorLocked();
   if (sk_shutdown_ & kSendShutdown) return Error::kBrokenPipe;
   if (state_ == State::kSynSent || state_ == State::kSynReceived) return Error::kWouldBlock;
@@ -187,6 +211,10 @@ Result<size_t> TcpEndpoint::SendLocked(std::span<const iovec> iov, bool more) {
   size_t taken = snd_buf_.Append(iov, 0, SndLimit());
   if (taken == 0) return Error::kWouldBlock;
   more_ = more;  // MSG_MORE holds a partial segment back until a send without it
+  if (oob) {  // tcp_mark_urg: urgent mode until the peer acknowledges the pointer
+    snd_up_ = DataEnd();
+    snd_urg_ = true;
+  }
   OutputLocked();
   return taken;
 }
@@ -195,7 +223,15 @@ Result<size_t> TcpEndpoint::RecvLocked(std::span<const iovec> iov, bool peek) {
   if (state_ == State::kListen) return Error::kNotConnected;
   size_t want = 0;
   for (const iovec& v : iov) want += v.iov_len;
-  if (rcv_bytes_ == 0) {
+  size_t urg_skip, limit;
+  UrgentReadLimitsLocked(&urg_skip, &limit);
+  if (urg_skip > 0 && !peek) {  // stepped over even when nothing follows it
+    ConsumeReceivedLocked(urg_skip);
+    limit -= urg_skip;
+    urg_skip = 0;
+  }
+  want = std::min(want, limit - urg_skip);
+  if (limit == urg_skip) {
     if (fin_received_) return size_t{0};  // tcp_recvmsg: after the peer's FIN, EOF comes first
     if (sticky_error_ != Error::kOk) return TakeErrorLocked();
     if (sk_shutdown_ & kRcvShutdown) return size_t{0};
@@ -204,14 +240,14 @@ Result<size_t> TcpEndpoint::RecvLocked(std::span<const iovec> iov, bool peek) {
   }
   // Copy across queued buffers into the caller's iovecs, as tcp_recvmsg coalesces.
   size_t copied = 0, vi = 0, voff = 0;
-  size_t skip = rcv_front_consumed_;
+  size_t skip = rcv_front_consumed_ + urg_skip;
   for (PacketBuffer* p = rcv_queue_.front(); p && copied < want; p = p->next) {
     size_t off = skip;
     skip = 0;
     while (off < p->len && copied < want) {
       while (vi < iov.size() && voff == iov[vi].iov_len) ++vi, voff = 0;
       if (vi == iov.size()) break;
-      size_t n = std::min(p->len - off, iov[vi].iov_len - voff);
+      size_t n = std::min({p->len - off, iov[vi].iov_len - voff, want - copied});
       std::memcpy(static_cast<uint8_t*>(iov[vi].iov_base) + voff, p->data() + off, n);
       off += n;
       voff += n;
@@ -219,26 +255,30 @@ Result<size_t> TcpEndpoint::RecvLocked(std::span<const iovec> iov, bool peek) {
     }
   }
   if (peek) return copied;
-  size_t left = copied;
-  while (left > 0) {
-    PacketBuffer* p = rcv_queue_.front();
-    size_t avail = p->len - rcv_front_consumed_;
-    if (left < avail) {
-      rcv_front_consumed_ += left;
-      break;
-    }
-    left -= avail;
-    rcv_front_consumed_ = 0;
-    stack_.pool().Free(rcv_queue_.Pop());
-  }
   uint32_t before = static_cast<uint32_t>(rcv_adv_ - rcv_nxt_);
-  rcv_bytes_ -= copied;
+  ConsumeReceivedLocked(copied);
   // Window update (RFC 9293 3.8.6.2.2, receiver-side SWS avoidance): once the window has opened
   // by min(a segment, half the buffer).
   uint32_t step = std::min<uint32_t>(adv_mss_, static_cast<uint32_t>(RcvLimit() / 2));
   if (IsSynchronized(state_) && RecvWindowLocked() >= before + std::max<uint32_t>(step, 1)) SendAckLocked();
   NotifyLocked();
   return copied;
+}
+
+void TcpEndpoint::ConsumeReceivedLocked(size_t n) {
+  rcv_bytes_ -= n;
+  while (n > 0) {
+    PacketBuffer* p = rcv_queue_.front();
+    size_t avail = p->len - rcv_front_consumed_;
+    if (n < avail) {
+      rcv_front_consumed_ += n;
+      break;
+    }
+    n -= avail;
+    rcv_front_consumed_ = 0;
+    stack_.pool().Free(rcv_queue_.Pop());
+  }
+  if (urg_ != Urgent::kNone && CopiedSeq() > rcv_up_) urg_ = Urgent::kNone;  // read past the mark
 }
 
 Status TcpEndpoint::ShutdownLocked(int how) {
@@ -295,6 +335,9 @@ void TcpEndpoint::CloseLocked() {
   }
   // RFC 2525 2.17 and Linux: closing with unread data, or with SO_LINGER zero, resets.
   if (rcv_bytes_ > 0 || (topts_.linger && topts_.linger_s == 0)) {
+    // tcp_close counts unread data first, as Linux's TCPAbortOnClose, then SO_LINGER 0 (OnData).
+    if (rcv_bytes_ > 0) stack_.stats().tcp.abort_on_close++;
+    else stack_.stats().tcp.abort_on_data++;
     AbortLocked(Error::kOk, true);
     return;
   }
@@ -310,7 +353,9 @@ uint32_t TcpEndpoint::ReadinessLocked() const {
   if (sk_shutdown_ == (kRcvShutdown | kSendShutdown) || state_ == State::kClosed) mask |= POLLHUP;
   if (sk_shutdown_ & kRcvShutdown) mask |= kReadable | POLLRDHUP;
   if (state_ == State::kSynSent || state_ == State::kSynReceived) return mask;
-  if (rcv_bytes_ > 0) mask |= kReadable;
+  // At the mark, an urgent byte taken out of band is not something to read.
+  if (rcv_bytes_ > (AtUrgentMarkLocked() && !topts_.oobinline ? 1u : 0u)) mask |= kReadable;
+  if (urg_ == Urgent::kValid) mask |= POLLPRI;
   if (sk_shutdown_ & kSendShutdown) {
     mask |= POLLOUT | POLLWRNORM;
   } else {

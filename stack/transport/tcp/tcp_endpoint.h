@@ -105,9 +105,20 @@ class TcpEndpoint {
   Status ConnectLocked(const FullAddress& addr);
   // A connection from the accept queue, or kWouldBlock.
   Result<TcpEndpoint*> AcceptLocked();
-  Result<size_t> SendLocked(std::span<const iovec> iov, bool more);
+  // `oob` (MSG_OOB): the last byte taken is urgent (tcp_mark_urg).
+  Result<size_t> SendLocked(std::span<const iovec> iov, bool more, bool oob = false);
   // Copies into iov; `peek` leaves the data; returns 0 at end of stream.
+  // Stops at the urgent mark once something was copied; one that starts there skips an urgent
+  // byte taken out of band (tcp_urgent.cc).
   Result<size_t> RecvLocked(std::span<const iovec> iov, bool peek);
+  // recv(MSG_OOB), never blocking (tcp_recv_urg): 1 and the urgent byte in *byte, or 0 at end of
+  // stream; kInvalidArgument when there is none to read (or SO_OOBINLINE), kWouldBlock when the
+  // urgent pointer arrived before its byte. `peek` leaves the byte unread.
+  Result<size_t> RecvUrgentLocked(uint8_t* byte, bool peek);
+  // SIOCATMARK: the next byte a read would reach is the urgent mark.
+  bool AtUrgentMarkLocked() const;
+  // FIONREAD (tcp_inq): queued bytes, but only up to an urgent byte taken out of band.
+  size_t InqLocked() const;
   Status ShutdownLocked(int how);  // SHUT_RD, SHUT_WR, SHUT_RDWR
   // The application let go: graceful FIN, or RST when data is unread or SO_LINGER is 0. The
   // protocol owns the endpoint from now on and deletes it when the connection is done.
@@ -122,6 +133,12 @@ class TcpEndpoint {
   size_t UnsentBytesLocked() const;
   State state() const { return state_; }
   void SetStateLocked(State s);
+  // A small number unique within the stack, fixed at creation ("c17" in logs and `tapsock stat`):
+  // immutable, so it may be read without the lock by whoever keeps the endpoint alive.
+  uint64_t id() const { return id_; }
+  // The application holds it (false after close(), and for a child until accept()).
+  bool user_held() const { return user_held_; }
+  size_t accept_queue_length() const { return accept_queue_.size(); }
   bool listening() const { return state_ == State::kListen; }
   int backlog() const { return backlog_; }
   // TCP_INFO-style figures.
@@ -160,6 +177,9 @@ class TcpEndpoint {
  private:
   friend class TcpProtocol;
   void NotifyLocked();
+  // Tells the stack's event observer, if any (TcpEvent): for logs, never on the per-segment path.
+  // The event's from_state is the current state; to_state is `to` (a state change's new state).
+  void EmitEventLocked(TcpEvent::Kind kind, State to);
   void SetErrorLocked(Error e);
   Status AutoBindLocked();
   void InitConnectionLocked();  // MSS, windows, congestion control: before the first SYN
@@ -168,6 +188,18 @@ class TcpEndpoint {
   bool CheckSequenceLocked(Segment& seg);
   bool ProcessAckLocked(Segment& seg);
   void ProcessDataLocked(Segment& seg);
+  // tcp_urgent.cc: the sixth step (tcp_check_urg) and the urgent byte once it is in order.
+  void CheckUrgentPointerLocked(const Segment& seg);
+  void FetchUrgentByteLocked();
+  // How far a read may go: it skips `*skip` bytes (an urgent byte taken out of band, at the
+  // front) and covers at most `*limit` bytes from the front (stopping before the mark).
+  void UrgentReadLimitsLocked(size_t* skip, size_t* limit) const;
+  // The first unread byte (Linux's copied_seq).
+  SeqNum CopiedSeq() const {
+    return rcv_nxt_ - static_cast<uint32_t>(rcv_bytes_) - (fin_received_ ? 1u : 0u);
+  }
+  // Frees `n` read bytes from the front of the receive queue.
+  void ConsumeReceivedLocked(size_t n);
   void ProcessFinLocked(Segment& seg);
   void ParseSynOptionsLocked(const wire::TcpOptions& o);
   // A child of this listener for the connection `seg` belongs to, registered, not yet in a queue.
@@ -189,8 +221,14 @@ class TcpEndpoint {
   // RFC 6675 5 (NextSeg rule 1): resends the holes the scoreboard deems lost while the pipe
   // leaves room in the congestion window.
   void SackRetransmitLocked();
+  // A retransmission is lost once data sent after it is SACKed: resend the holes again rather
+  // than wait for the RTO (Linux's tcp_mark_lost_retrans, RACK's rule in RFC 8985 without timing).
+  void DetectLostRetransmitsLocked();
   // tcp_timers.cc
+  // Arms rto_at_: with a tail loss probe's timeout (RFC 8985 7) when one may be sent, else the RTO.
   void ArmRetransmitLocked();
+  bool MayProbeLocked() const;
+  void OnLossProbeLocked();
   // Sets a timer field (rto_at_, delack_at_ ...) and tells the protocol, which may wake the loop.
   void ArmLocked(Instant& timer, Instant at);
   void OnRetransmitTimeoutLocked();
@@ -211,6 +249,7 @@ class TcpEndpoint {
   Stack& stack_;
   TcpProtocol& proto_;
   const bool v6_;
+  const uint64_t id_;
   EndpointOptions opts_;
   TcpOptions topts_;
   EndpointObserver* observer_ = nullptr;
@@ -241,6 +280,7 @@ class TcpEndpoint {
   int backlog_ = 0;
   std::deque<TcpEndpoint*> accept_queue_;  // established children
   int syn_queue_ = 0;                      // children in SYN-RECEIVED
+  Instant cookies_sent_at_ = kNever;       // the last SYN-queue overflow answered with a cookie
   TcpEndpoint* listener_ = nullptr;         // for a child not yet accepted
 
   // Send sequence space (RFC 9293 3.3.1).
@@ -265,6 +305,13 @@ class TcpEndpoint {
   size_t rcv_bytes_ = 0;
   size_t rcv_front_consumed_ = 0;  // bytes already read from rcv_queue_.front()
   bool fin_received_ = false;
+  // Urgent data, Linux's model (RFC 6093): the pointer points just past the urgent byte.
+  bool snd_urg_ = false;  // urgent mode (tcp_urg_mode): snd_up is not acknowledged yet
+  SeqNum snd_up_;         // one past our last urgent byte
+  enum class Urgent : uint8_t { kNone, kNotYet, kValid, kRead };  // Linux's urg_data states
+  Urgent urg_ = Urgent::kNone;  // the peer's urgent byte: announced, arrived, read out of band
+  uint8_t urg_byte_ = 0;
+  SeqNum rcv_up_;  // the peer's urgent byte (urg_seq); it stays in rcv_queue_ even when taken out
   std::unique_ptr<ReassemblyQueue> ooo_;
 
   // Negotiated options.
@@ -282,6 +329,11 @@ class TcpEndpoint {
   SeqNum recover_;
   SackScoreboard scoreboard_;  // what the peer's SACK blocks say it holds (RFC 6675)
   SeqNum high_rxt_;            // one past the highest byte retransmitted in this recovery
+  SeqNum rxt_horizon_;         // snd_nxt when the latest retransmission left (lost-retransmit check)
+  bool probe_armed_ = false;   // rto_at_ holds a tail loss probe's deadline, not the RTO's
+  bool probe_out_ = false;     // a probe was sent and the ACK of tlp_end_ has not come back
+  SeqNum tlp_end_;
+  uint32_t probe_allowance_ = 0;  // bytes a probe may send beyond cwnd
   SeqNum rtt_seq_;  // Karn: time one segment when timestamps are off
   Instant rtt_start_ = 0;
   bool rtt_timing_ = false;

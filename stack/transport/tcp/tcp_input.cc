@@ -10,6 +10,10 @@ namespace tapsock::tcp {
 
 using wire::TcpRepr;
 
+namespace {
+constexpr Instant kCookieWindow = 120 * kSecond;  // Linux's TCP_SYNCOOKIE_VALID
+}  // namespace
+
 int64_t TcpEndpoint::stack_now_ms() const { return stack_.now() / kMillisecond; }
 
 // RFC 9293 3.10.7.2: a segment for a listening socket.
@@ -21,7 +25,10 @@ void TcpEndpoint::ListenInputLocked(Segment& seg) {
     return;
   }
   if (seg.has(TcpRepr::kAck) && !seg.has(TcpRepr::kSyn)) {  // second: an ACK gets a reset...
-    if (uint16_t mss = proto_.CheckCookieLocked(seg)) {           // ...unless it returns a cookie
+    // ...unless it returns a cookie: only looked for after a recent overflow, as Linux does
+    // (tcp_synq_no_recent_overflow), so a stray ACK is not a failed cookie.
+    bool recent = cookies_sent_at_ != kNever && stack_.now() - cookies_sent_at_ < kCookieWindow;
+    if (uint16_t mss = recent ? proto_.CheckCookieLocked(seg) : 0) {
       if (TcpEndpoint* child = MakeChildLocked(seg, SeqNum(seg.tcp.ack - 1), SeqNum(seg.tcp.seq - 1))) {
         child->mss_ = std::min<uint32_t>(mss, child->adv_mss_);
         child->rcv_wscale_ = 0;  // the cookie SYN-ACK offered no scaling...
@@ -54,6 +61,7 @@ void TcpEndpoint::ListenInputLocked(Segment& seg) {
   }
   if (syn_queue_ >= std::max(backlog_, 128)) {
     // The SYN queue is full (a flood, or a slow peer): answer with a cookie and keep no state.
+    cookies_sent_at_ = stack_.now();
     SendCookieSynAckLocked(seg);
     return;
   }
@@ -143,6 +151,7 @@ void TcpEndpoint::SynSentInputLocked(Segment& seg) {
   if (seg.has(TcpRepr::kRst)) {  // second: refused
     if (!ack_ok) return;
     stack_.stats().tcp.attempt_fails++;
+    EmitEventLocked(TcpEvent::Kind::kResetReceived, state_);
     AbortLocked(Error::kConnectionRefused, false);
     return;
   }
@@ -227,7 +236,7 @@ void TcpEndpoint::InputLocked(Segment& seg) {
       AbortLocked(Error::kOk, false);
       return;
     }
-    stack_.stats().tcp.estab_resets += (state_ == State::kEstablished || state_ == State::kCloseWait);
+    EmitEventLocked(TcpEvent::Kind::kResetReceived, state_);  // EstabResets is counted by SetStateLocked
     // tcp_reset's errors: EPIPE in CLOSE-WAIT (we had their FIN), ECONNRESET otherwise.
     Error e = Error::kConnectionReset;
     if (state_ == State::kClosing || state_ == State::kLastAck || state_ == State::kTimeWait) e = Error::kOk;
@@ -259,10 +268,13 @@ void TcpEndpoint::InputLocked(Segment& seg) {
     stack_.pool().Free(payload);
     return;
   }
-  // Seventh: the text (urgent data, step six, arrives with MSG_OOB support).
+  // Sixth: the urgent pointer (tcp_urgent.cc).
+  if (seg.has(TcpRepr::kUrg)) CheckUrgentPointerLocked(seg);
+  // Seventh: the text.
   bool fin = seg.has(TcpRepr::kFin);
   SeqNum fin_at = SeqNum(h.seq) + payload->len;
   ProcessDataLocked(seg);  // consumes the payload
+  FetchUrgentByteLocked();
   // Eighth: FIN, once everything before it has arrived.
   if (fin && CanReceive(state_)) {
     if (fin_at == rcv_nxt_) {
@@ -316,6 +328,7 @@ bool TcpEndpoint::ProcessAckLocked(Segment& seg) {
     if (fin_acked) fin_acked_ = true, --data;
     snd_buf_.Consume(std::min<size_t>(data, snd_buf_.size()));
     bytes_acked_ += data;
+    if (snd_urg_ && snd_up_ <= ack) snd_urg_ = false;  // the urgent pointer is acknowledged
     snd_una_ = ack;
     if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
     if (sack_ok_) scoreboard_.AdvanceUna(snd_una_.value());
@@ -330,6 +343,7 @@ bool TcpEndpoint::ProcessAckLocked(Segment& seg) {
     }
     if (rtt > 0) rtt_.Sample(rtt);
     retransmits_ = 0;
+    if (probe_out_ && ack >= tlp_end_) probe_out_ = false;  // the probe's episode is over
     // The flight as this ACK found it: the window grows only when it was in use.
     uint32_t in_flight = static_cast<uint32_t>(snd_max_ - snd_una_) + acked;
     if (in_recovery_ && ack >= recover_) {  // RFC 6582: a full ACK ends recovery

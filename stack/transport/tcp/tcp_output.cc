@@ -32,6 +32,17 @@ void TcpEndpoint::SendSegmentLocked(SeqNum seq, uint32_t len, uint8_t flags) {
   h.flags = flags;
   bool syn = flags & TcpRepr::kSyn;
   if (flags & TcpRepr::kAck) h.ack = rcv_nxt_.value();
+  // Urgent mode (__tcp_transmit_skb): every segment that starts before the urgent pointer carries
+  // it, relative to its own sequence number; one too far ahead to say says 0xFFFF, "later".
+  if (snd_urg_ && seq < snd_up_) {
+    if (snd_up_ < seq + 0x10000u) {
+      h.urgent = static_cast<uint16_t>(snd_up_ - seq);
+      h.flags |= TcpRepr::kUrg;
+    } else if (seq + 0xFFFFu > snd_nxt_) {
+      h.urgent = 0xFFFF;
+      h.flags |= TcpRepr::kUrg;
+    }
+  }
   uint32_t wnd = RecvWindowLocked();
   if (syn) {
     h.window = static_cast<uint16_t>(std::min<uint32_t>(wnd, 65535));  // never scaled in a SYN
@@ -68,10 +79,14 @@ void TcpEndpoint::SendSegmentLocked(SeqNum seq, uint32_t len, uint8_t flags) {
   (void)stack_.ipv4().SendLocked(route_, params, p);
 }
 
-void TcpEndpoint::SendResetLocked() { SendSegmentLocked(snd_nxt_, 0, TcpRepr::kRst | TcpRepr::kAck); }
+void TcpEndpoint::SendResetLocked() {
+  EmitEventLocked(TcpEvent::Kind::kResetSent, state_);
+  SendSegmentLocked(snd_nxt_, 0, TcpRepr::kRst | TcpRepr::kAck);
+}
 
 bool TcpEndpoint::NagleAllowsLocked(uint32_t len, uint32_t avail) const {
   if (len >= mss_) return true;
+  if (snd_urg_) return true;  // tcp_nagle_test: never hold urgent data back, corked or not
   bool last = len == avail;
   if (topts_.cork || more_) return fin_pending_ && last;  // only full segments, or the end
   if (topts_.nodelay) return true;
@@ -93,14 +108,25 @@ void TcpEndpoint::ScheduleAckLocked(bool immediate) {
 void TcpEndpoint::OutputLocked() {
   bool sending_state = state_ == State::kEstablished || state_ == State::kCloseWait ||
                        state_ == State::kFinWait1 || state_ == State::kClosing || state_ == State::kLastAck;
+  // What counts against cwnd: in SACK recovery the pipe (RFC 6675 NextSeg rule 3: new data goes
+  // out while pipe < cwnd), otherwise everything in flight.
+  uint32_t cwnd_used = in_recovery_ && sack_ok_
+                           ? scoreboard_.Pipe(snd_una_.value(), snd_max_.value(), Max(high_rxt_, snd_una_).value(), mss_)
+                           : static_cast<uint32_t>(snd_nxt_ - snd_una_);
+  // Limited transmit (RFC 3042): each of the first two duplicate ACKs lets one new segment out, so
+  // that a small window still brings the third.
+  uint32_t cwnd = cc_->cwnd() + (in_recovery_ ? 0 : std::min(dupacks_, 2) * mss_) + probe_allowance_;
   while (sending_state) {
     SeqNum data_end = DataEnd();
     uint32_t avail = snd_nxt_ < data_end ? static_cast<uint32_t>(data_end - snd_nxt_) : 0;
     uint32_t in_flight = static_cast<uint32_t>(snd_nxt_ - snd_una_);
     int64_t wnd_room = int64_t{snd_wnd_} - in_flight;
-    int64_t cwnd_room = int64_t{cc_->cwnd()} - in_flight;
+    int64_t cwnd_room = int64_t{cwnd} - cwnd_used;
     uint32_t room = static_cast<uint32_t>(std::max<int64_t>(0, std::min(wnd_room, cwnd_room)));
     uint32_t len = std::min({avail, mss_, room});
+    // Sender silly-window avoidance (RFC 9293 3.8.6.2.1): while ACKs are due, a window with room
+    // for less than the segment we have waits for them rather than splitting off a sliver.
+    if (len < std::min(avail, mss_) && in_flight > 0) len = 0;
     bool fin_now = fin_pending_ && !fin_acked_ && snd_nxt_ + len == data_end;
     if (len == 0 && !fin_now) {
       // Zero window with data waiting and nothing in flight: probe it (RFC 9293 3.8.6.1).
@@ -112,16 +138,23 @@ void TcpEndpoint::OutputLocked() {
     uint8_t flags = TcpRepr::kAck;
     if (len == avail && len > 0) flags |= TcpRepr::kPsh;
     if (fin_now) flags |= TcpRepr::kFin;
-    if (!rtt_timing_ && !ts_ok_ && len > 0) {
+    if (len > 0 && snd_nxt_ < snd_max_) {  // going back over what a timeout declared lost
+      stack_.stats().tcp.retrans_segs++;
+      stack_.stats().tcp.slow_start_retrans++;
+      ++total_retrans_;
+    }
+    if (!rtt_timing_ && !ts_ok_ && len > 0 && snd_nxt_ >= snd_max_) {  // Karn: new data only
       rtt_timing_ = true;
       rtt_seq_ = snd_nxt_;
       rtt_start_ = stack_.now();
     }
     SendSegmentLocked(snd_nxt_, len, flags);
     snd_nxt_ += len + (fin_now ? 1u : 0u);
+    cwnd_used += len;
     if (len < mss_) snd_sml_ = snd_nxt_;
     snd_max_ = Max(snd_max_, snd_nxt_);
-    if (rto_at_ == kNever) ArmRetransmitLocked();
+    // New data re-arms a pending probe (RFC 8985 7.2); the RTO proper keeps its deadline.
+    if (rto_at_ == kNever || probe_armed_) ArmRetransmitLocked();
     if (fin_now) break;
   }
   if (ack_pending_ && delack_at_ <= stack_.now() && IsSynchronized(state_)) SendAckLocked();
@@ -131,6 +164,7 @@ void TcpEndpoint::EnterRecoveryLocked() {
   in_recovery_ = true;
   recover_ = snd_max_;
   high_rxt_ = snd_una_;
+  rxt_horizon_ = snd_nxt_;
   cc_->OnCongestionEvent(static_cast<uint32_t>(snd_max_ - snd_una_), stack_.now());
   stack_.stats().tcp.fast_retrans++;
   if (sack_ok_) {  // RFC 6675 5 (4.3): the first segment goes at once, then NextSeg fills the pipe
@@ -139,11 +173,20 @@ void TcpEndpoint::EnterRecoveryLocked() {
     SackRetransmitLocked();
     return;
   }
+  stack_.stats().tcp.reno_recoveries++;
   cc_->InflateForDupAcks(3);  // RFC 6582 3.2 steps 2-4
   RetransmitFirstLocked();
 }
 
+void TcpEndpoint::DetectLostRetransmitsLocked() {
+  if (!in_recovery_ || !sack_ok_ || high_rxt_ <= snd_una_) return;
+  if (SeqNum(scoreboard_.highest_sacked()) <= rxt_horizon_) return;
+  stack_.stats().tcp.lost_retransmits++;
+  high_rxt_ = snd_una_;  // NextSeg offers the unSACKed holes again; the pipe no longer counts them
+}
+
 void TcpEndpoint::SackRetransmitLocked() {
+  DetectLostRetransmitsLocked();
   uint32_t pipe = scoreboard_.Pipe(snd_una_.value(), snd_max_.value(), Max(high_rxt_, snd_una_).value(), mss_);
   SeqNum data_end = DataEnd();
   // Bounded by the window's worth of segments, whatever the scoreboard says.
@@ -163,6 +206,7 @@ void TcpEndpoint::SackRetransmitLocked() {
     ++total_retrans_;
     SendSegmentLocked(from, data, flags);
     high_rxt_ = from + len;
+    rxt_horizon_ = snd_nxt_;
     pipe += len;
   }
   if (rto_at_ == kNever) ArmRetransmitLocked();

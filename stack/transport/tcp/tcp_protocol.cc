@@ -159,6 +159,7 @@ void TcpProtocol::ReceiveLocked(Nic& nic, const wire::Ipv4Repr& ip, PacketBuffer
     stack_.pool().Free(packet);
     return;
   }
+  if (tcp->flags & wire::TcpRepr::kRst) st.in_rsts++;
   packet->Pull(tcp->header_len);
   Segment seg{*tcp, ip.src, ip.dst, packet};
   auto it = connections_.find(Tuple{ip.dst.v, ip.src.v, tcp->dst_port, tcp->src_port});
@@ -227,6 +228,15 @@ void TcpProtocol::SendResetForLocked(const Segment& seg) {
     r.flags = wire::TcpRepr::kRst | wire::TcpRepr::kAck;
   }
   stack_.stats().tcp.out_rsts++;
+  if (StackEventObserver* o = stack_.event_observer()) {
+    TcpEvent e;
+    e.kind = TcpEvent::Kind::kResetSent;
+    e.local = seg.dst;
+    e.local_port = seg.tcp.dst_port;
+    e.remote = seg.src;
+    e.remote_port = seg.tcp.src_port;
+    o->OnTcpEventLocked(e);
+  }
   SendBareSegmentLocked(seg.dst, seg.src, r);
 }
 
@@ -267,6 +277,14 @@ void TcpProtocol::ReapLocked() {
     UnbindLocked(ep);
     delete ep;
   }
+}
+
+bool TcpProtocol::ClosingWithDataLocked() const {
+  for (const TcpEndpoint* ep : all_) {
+    State s = ep->state();
+    if (!ep->user_held() && (s == State::kFinWait1 || s == State::kClosing || s == State::kLastAck)) return true;
+  }
+  return false;
 }
 
 }  // namespace tapsock::tcp

@@ -66,6 +66,17 @@ class TcpProtocol {
   void ReapLocked();
   size_t connection_count() const { return all_.size(); }
   const std::unordered_set<TcpEndpoint*>& endpoints() const { return all_; }
+  // Calls f(const TcpEndpoint&) for every endpoint: held by the application, closing, in
+  // TIME-WAIT, or waiting in a listener's queue. In no particular order.
+  template <typename F>
+  void ForEachEndpointLocked(F&& f) const {
+    for (const TcpEndpoint* ep : all_) f(*ep);
+  }
+  // True while a connection the application has closed still has data or a FIN to deliver
+  // (FIN-WAIT-1, CLOSING, LAST-ACK): what the kernel would finish after the process is gone.
+  bool ClosingWithDataLocked() const;
+  // The next connection id (TcpEndpoint::id): 1, 2, 3 ... for the stack's lifetime.
+  uint64_t NewConnectionIdLocked() { return ++last_connection_id_; }
 
  private:
   struct Tuple {
@@ -92,6 +103,7 @@ class TcpProtocol {
   std::unordered_map<uint16_t, std::vector<TcpEndpoint*>> bound_;
   std::unordered_set<TcpEndpoint*> all_;
   Instant earliest_armed_ = kNever;
+  uint64_t last_connection_id_ = 0;
 };
 
 }  // namespace tapsock::tcp

@@ -125,7 +125,9 @@ TEST_F(TcpListenTest, SynFloodThenARealConnectionThroughACookie) {
   EXPECT_EQ(child.value()->ReadableBytesLocked(), 5u);
 }
 
-TEST_F(TcpListenTest, ForgedCookieIsReset) {
+// A stray ACK is reset; only after a recent SYN-queue overflow is it taken for a (forged) cookie,
+// as Linux counts it (tcp_synq_no_recent_overflow).
+TEST_F(TcpListenTest, StrayAckIsResetAndAForgedCookieCountsOnlyAfterAnOverflow) {
   LearnPeer();
   Listener(16);
   TcpRepr ack;
@@ -136,6 +138,14 @@ TEST_F(TcpListenTest, ForgedCookieIsReset) {
   ack.flags = TcpRepr::kAck;
   InjectTcp(ack);
   auto sent = SentTcp();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_TRUE(sent[0].flags & TcpRepr::kRst);
+  EXPECT_EQ(stack_.stats().tcp.syncookies_failed, 0u) << "no overflow: not a cookie";
+  for (uint16_t i = 0; i < 300; ++i) InjectTcp(Syn(static_cast<uint16_t>(10000 + i), 5000 + i));
+  ASSERT_GT(stack_.stats().tcp.syncookies_sent, 0u) << "the SYN queue filled";
+  SentTcp();
+  InjectTcp(ack);
+  sent = SentTcp();
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_TRUE(sent[0].flags & TcpRepr::kRst);
   EXPECT_EQ(stack_.stats().tcp.syncookies_failed, 1u);

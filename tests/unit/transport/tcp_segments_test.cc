@@ -310,6 +310,24 @@ TEST_F(TcpSegmentsTest, ThreeDuplicateAcksTriggerFastRetransmit) {
   EXPECT_EQ(c->UnsentOrUnackedBytesLocked(), 0u);
 }
 
+// Limited transmit (RFC 3042): with the window full, each of the first two duplicate ACKs lets one
+// new segment out; the third starts fast retransmit.
+TEST_F(TcpSegmentsTest, LimitedTransmitSendsNewDataOnTheFirstTwoDuplicateAcks) {
+  ActiveOpen();
+  Bytes data = Pattern(14 * kPeerMss);
+  ASSERT_EQ(Send(data).value(), data.size());
+  auto sent = SentTcp();
+  ASSERT_EQ(sent.size(), 10u) << "the initial window (RFC 6928)";
+  for (uint32_t i = 1; i <= 3; ++i) {
+    PeerAck(iss_ + 1);
+    auto s = SentTcp();
+    ASSERT_EQ(s.size(), 1u) << "duplicate ACK " << i;
+    uint32_t expect = i < 3 ? iss_ + 1 + (9 + i) * kPeerMss : iss_ + 1;
+    EXPECT_EQ(s[0].h.seq, expect) << "duplicate ACK " << i;
+  }
+  EXPECT_EQ(stack_.stats().tcp.fast_retrans, 1u);
+}
+
 // 6. Zero window: nothing is sent, a probe follows the persist timeout, an open window sends.
 TEST_F(TcpSegmentsTest, ZeroWindowPersistProbeThenDataFlows) {
   TcpEndpoint* c = PassiveOpen();
