@@ -30,16 +30,8 @@ namespace {
 
 constexpr short kAllEvents = POLLIN | POLLOUT | POLLRDHUP;
 
-class TcpCloseTest : public ::testing::TestWithParam<int> {
+class TcpCloseTest : public ConnectedPairTest {
  protected:
-  void SetUp() override {
-    TcpPair pair = ConnectedPair(family());
-    client_ = std::move(pair.client);
-    server_ = std::move(pair.server);
-    ASSERT_TRUE(client_.valid() && server_.valid());
-  }
-  int family() const { return GetParam(); }
-
   // Makes client_ close() while the server's "data" sits unread in its
   // receive queue, which turns the close into a reset.
   void CloseClientWithUnreadData() {
@@ -48,9 +40,6 @@ class TcpCloseTest : public ::testing::TestWithParam<int> {
     client_.reset();
     ASSERT_NE(PollOne(server_.get(), POLLIN) & POLLIN, 0);
   }
-
-  FileDescriptor client_;
-  FileDescriptor server_;
 };
 
 // ------------------------------------------------------------------- poll

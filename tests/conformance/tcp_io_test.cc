@@ -51,25 +51,14 @@ uint64_t Fnv1a(uint64_t h, const char* p, size_t n) {
 }
 constexpr uint64_t kFnvBasis = 14695981039346656037ull;
 
-class TcpIoTest : public ::testing::TestWithParam<int> {
+class TcpIoTest : public ConnectedPairTest {
  protected:
-  void SetUp() override {
-    TcpPair pair = ConnectedPair(family());
-    client_ = std::move(pair.client);
-    server_ = std::move(pair.server);
-    ASSERT_TRUE(client_.valid() && server_.valid());
-  }
-  int family() const { return GetParam(); }
-
   // Sends `data` from client_ and waits until all of it is queued at server_.
   void Deliver(const std::string& data) {
     const int before = InqBytes(server_.get());
     ASSERT_TRUE(SendAll(client_.get(), data));
     ASSERT_TRUE(WaitForInq(server_.get(), before + static_cast<int>(data.size())));
   }
-
-  FileDescriptor client_;
-  FileDescriptor server_;
 };
 
 TEST_P(TcpIoTest, SendAndRecvBothWays) {

@@ -31,16 +31,8 @@
 namespace tapsock::testing {
 namespace {
 
-class TcpUrgentTest : public ::testing::TestWithParam<int> {
+class TcpUrgentTest : public ConnectedPairTest {
  protected:
-  void SetUp() override {
-    TcpPair pair = ConnectedPair(family());
-    client_ = std::move(pair.client);
-    server_ = std::move(pair.server);
-    ASSERT_TRUE(client_.valid() && server_.valid());
-  }
-  int family() const { return GetParam(); }
-
   // Sends from client_, then waits until the peer has acknowledged
   // everything: every byte is then queued at server_ (FIONREAD cannot tell,
   // it stops at the urgent mark).
@@ -63,9 +55,6 @@ class TcpUrgentTest : public ::testing::TestWithParam<int> {
     ssize_t r = recv(server_.get(), buf.data(), n, flags | MSG_DONTWAIT);
     return r < 0 ? std::string("<") + ErrnoName(errno) + ">" : buf.substr(0, static_cast<size_t>(r));
   }
-
-  FileDescriptor client_;
-  FileDescriptor server_;
 };
 
 // The last byte of a MSG_OOB send is urgent: it is taken out of the stream,

@@ -254,6 +254,22 @@ class ScopedSigpipeBlock {
   sigset_t old_;
 };
 
+// A test parameterised by address family (AF_INET, AF_INET6) that starts with one connected pair:
+// client_ connected to server_ (accepted) over the loopback.
+class ConnectedPairTest : public ::testing::TestWithParam<int> {
+ protected:
+  void SetUp() override {
+    TcpPair pair = ConnectedPair(family());
+    client_ = std::move(pair.client);
+    server_ = std::move(pair.server);
+    ASSERT_TRUE(client_.valid() && server_.valid());
+  }
+  int family() const { return GetParam(); }
+
+  FileDescriptor client_;
+  FileDescriptor server_;
+};
+
 }  // namespace tapsock::testing
 
 #endif  // TAPSOCK_TESTS_CONFORMANCE_TCP_UTIL_H_

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "stack/transport/tcp/tcp_protocol.h"
-#include "tests/unit/stack_fixture.h"
+#include "tests/unit/transport/tcp_wire_fixture.h"
 
 namespace tapsock::test {
 namespace {
@@ -13,7 +13,7 @@ using tcp::State;
 using tcp::TcpEndpoint;
 using wire::TcpRepr;
 
-class TcpListenTest : public StackFixture {
+class TcpListenTest : public TcpWireFixture {
  protected:
   static constexpr uint16_t kPort = 80;
 
@@ -28,16 +28,6 @@ class TcpListenTest : public StackFixture {
     for (TcpEndpoint* ep : held_) ep->CloseLocked();
     stack_.FlushLocked();
   }
-  void InjectTcp(const TcpRepr& h, std::span<const uint8_t> payload = {}) {
-    Bytes seg(h.HeaderLength());
-    seg.insert(seg.end(), payload.begin(), payload.end());
-    h.Emit(seg.data(), static_cast<uint32_t>(payload.size()), kPeerIp, kOurIp);
-    Ipv4Spec ip;
-    ip.protocol = static_cast<uint8_t>(wire::IpProto::kTcp);
-    ip.src = kPeerIp;
-    ip.dst = kOurIp;
-    Inject(FrameIpv4(ip, seg));
-  }
   static TcpRepr Syn(uint16_t sport, uint32_t isn) {
     TcpRepr h;
     h.src_port = sport;
@@ -51,7 +41,7 @@ class TcpListenTest : public StackFixture {
     return h;
   }
   // The TCP headers of the segments sent since the last call.
-  std::vector<TcpRepr> SentTcp() {
+  std::vector<TcpRepr> SentHeaders() {
     std::vector<TcpRepr> out;
     for (const SentFrame& f : TakeSent()) {
       if (!f.ip || f.ip->protocol != static_cast<uint8_t>(wire::IpProto::kTcp)) continue;
@@ -64,7 +54,7 @@ class TcpListenTest : public StackFixture {
   // A full handshake from `sport`; returns the accepted connection.
   TcpEndpoint* Handshake(TcpEndpoint* listener, uint16_t sport) {
     InjectTcp(Syn(sport, 1000));
-    auto sent = SentTcp();
+    auto sent = SentHeaders();
     EXPECT_EQ(sent.size(), 1u);
     if (sent.empty()) return nullptr;
     TcpRepr ack;
@@ -88,7 +78,7 @@ TEST_F(TcpListenTest, SynAckOffersOurOptions) {
   LearnPeer();
   Listener(16);
   InjectTcp(Syn(40000, 1000));
-  auto sent = SentTcp();
+  auto sent = SentHeaders();
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(sent[0].flags, TcpRepr::kSyn | TcpRepr::kAck);
   EXPECT_EQ(sent[0].ack, 1001u);
@@ -102,9 +92,9 @@ TEST_F(TcpListenTest, SynFloodThenARealConnectionThroughACookie) {
   TcpEndpoint* listener = Listener(16);
   for (uint16_t i = 0; i < 300; ++i) InjectTcp(Syn(static_cast<uint16_t>(10000 + i), 5000 + i));
   EXPECT_GT(stack_.stats().tcp.syncookies_sent, 0u) << "the SYN queue filled";
-  SentTcp();
+  SentHeaders();
   InjectTcp(Syn(20000, 1000));
-  auto sent = SentTcp();
+  auto sent = SentHeaders();
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_FALSE(sent[0].options.window_scale.has_value()) << "a cookie SYN-ACK remembers no scaling";
   TcpRepr ack;
@@ -137,15 +127,15 @@ TEST_F(TcpListenTest, StrayAckIsResetAndAForgedCookieCountsOnlyAfterAnOverflow) 
   ack.ack = 0x12345678;
   ack.flags = TcpRepr::kAck;
   InjectTcp(ack);
-  auto sent = SentTcp();
+  auto sent = SentHeaders();
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_TRUE(sent[0].flags & TcpRepr::kRst);
   EXPECT_EQ(stack_.stats().tcp.syncookies_failed, 0u) << "no overflow: not a cookie";
   for (uint16_t i = 0; i < 300; ++i) InjectTcp(Syn(static_cast<uint16_t>(10000 + i), 5000 + i));
   ASSERT_GT(stack_.stats().tcp.syncookies_sent, 0u) << "the SYN queue filled";
-  SentTcp();
+  SentHeaders();
   InjectTcp(ack);
-  sent = SentTcp();
+  sent = SentHeaders();
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_TRUE(sent[0].flags & TcpRepr::kRst);
   EXPECT_EQ(stack_.stats().tcp.syncookies_failed, 1u);
@@ -155,7 +145,7 @@ TEST_F(TcpListenTest, OutOfWindowResetAndAckDoNotResetAConnection) {
   LearnPeer();
   TcpEndpoint* conn = Handshake(Listener(16), 40001);
   ASSERT_NE(conn, nullptr);
-  SentTcp();
+  SentHeaders();
   TcpRepr rst;
   rst.src_port = 40001;
   rst.dst_port = kPort;
@@ -163,11 +153,11 @@ TEST_F(TcpListenTest, OutOfWindowResetAndAckDoNotResetAConnection) {
   rst.flags = TcpRepr::kRst;
   InjectTcp(rst);
   EXPECT_EQ(conn->state(), State::kEstablished);
-  EXPECT_TRUE(SentTcp().empty());
+  EXPECT_TRUE(SentHeaders().empty());
   rst.seq = 1001 + 100;  // in the window but not exact: a challenge ACK (RFC 5961 3.2)
   InjectTcp(rst);
   EXPECT_EQ(conn->state(), State::kEstablished);
-  auto sent = SentTcp();
+  auto sent = SentHeaders();
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(sent[0].flags, TcpRepr::kAck);
   EXPECT_EQ(sent[0].ack, 1001u);

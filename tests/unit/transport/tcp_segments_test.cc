@@ -6,7 +6,7 @@
 #include <functional>
 
 #include "stack/transport/tcp/tcp_protocol.h"
-#include "tests/unit/stack_fixture.h"
+#include "tests/unit/transport/tcp_wire_fixture.h"
 
 namespace tapsock::test {
 namespace {
@@ -20,13 +20,9 @@ constexpr uint8_t kA = TcpRepr::kAck;
 constexpr uint8_t kAP = TcpRepr::kAck | TcpRepr::kPsh;
 constexpr uint8_t kFA = TcpRepr::kFin | TcpRepr::kAck;
 
-// A segment the stack sent: its header and its payload.
-struct Out {
-  TcpRepr h;
-  Bytes data;
-};
+using Out = TcpOut;
 
-class TcpSegmentsTest : public StackFixture {
+class TcpSegmentsTest : public TcpWireFixture {
  protected:
   static constexpr uint16_t kListenPort = 80;    // ours, passive role
   static constexpr uint16_t kPeerPort80 = 80;    // the peer's, active role
@@ -38,26 +34,6 @@ class TcpSegmentsTest : public StackFixture {
     for (TcpEndpoint* ep : held_) ep->CloseLocked();
     stack_.FlushLocked();
     StackFixture::TearDown();
-  }
-  void InjectTcp(const TcpRepr& h, std::span<const uint8_t> payload = {}) {
-    Bytes seg(h.HeaderLength());
-    seg.insert(seg.end(), payload.begin(), payload.end());
-    h.Emit(seg.data(), static_cast<uint32_t>(payload.size()), kPeerIp, kOurIp);
-    Ipv4Spec ip;
-    ip.protocol = static_cast<uint8_t>(wire::IpProto::kTcp);
-    Inject(FrameIpv4(ip, seg));
-  }
-  std::vector<Out> SentTcp() {
-    std::vector<Out> out;
-    for (const SentFrame& f : TakeSent()) {
-      if (!f.ip || f.ip->protocol != static_cast<uint8_t>(wire::IpProto::kTcp)) continue;
-      auto l4 = std::span<const uint8_t>(f.ip_packet).subspan(f.ip->ihl_bytes);
-      TcpRepr::ParseError why;
-      auto h = TcpRepr::Parse(l4, &why);
-      EXPECT_TRUE(h.has_value()) << "the stack sent a malformed TCP segment";
-      if (h) out.push_back({*h, Bytes(l4.begin() + h->header_len, l4.end())});
-    }
-    return out;
   }
   // Exactly one segment was sent; returns it (a default Out otherwise, after a test failure).
   Out OneSent() {

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "stack/transport/tcp/tcp_protocol.h"
-#include "tests/unit/stack_fixture.h"
+#include "tests/unit/transport/tcp_wire_fixture.h"
 
 namespace tapsock::test {
 namespace {
@@ -20,10 +20,7 @@ constexpr uint8_t kA = TcpRepr::kAck;
 constexpr uint8_t kAP = TcpRepr::kAck | TcpRepr::kPsh;
 constexpr uint8_t kUrg = TcpRepr::kUrg;
 
-struct Out {
-  TcpRepr h;
-  Bytes data;
-};
+using Out = TcpOut;
 
 // Counts the SIGURGs the socket would raise.
 class UrgentCounter : public EndpointObserver {
@@ -33,7 +30,7 @@ class UrgentCounter : public EndpointObserver {
   int announced = 0;
 };
 
-class TcpUrgentTest : public StackFixture {
+class TcpUrgentTest : public TcpWireFixture {
  protected:
   static constexpr uint16_t kPort = 80, kPeerPort = 40000, kPeerMss = 1460;
   static constexpr uint32_t kPeerIsn = 5000;
@@ -42,26 +39,6 @@ class TcpUrgentTest : public StackFixture {
     for (TcpEndpoint* ep : held_) ep->CloseLocked();
     stack_.FlushLocked();
     StackFixture::TearDown();
-  }
-  void InjectTcp(const TcpRepr& h, std::span<const uint8_t> payload = {}) {
-    Bytes seg(h.HeaderLength());
-    seg.insert(seg.end(), payload.begin(), payload.end());
-    h.Emit(seg.data(), static_cast<uint32_t>(payload.size()), kPeerIp, kOurIp);
-    Ipv4Spec ip;
-    ip.protocol = static_cast<uint8_t>(wire::IpProto::kTcp);
-    Inject(FrameIpv4(ip, seg));
-  }
-  std::vector<Out> SentTcp() {
-    std::vector<Out> out;
-    for (const SentFrame& f : TakeSent()) {
-      if (!f.ip || f.ip->protocol != static_cast<uint8_t>(wire::IpProto::kTcp)) continue;
-      auto l4 = std::span<const uint8_t>(f.ip_packet).subspan(f.ip->ihl_bytes);
-      TcpRepr::ParseError why;
-      auto h = TcpRepr::Parse(l4, &why);
-      EXPECT_TRUE(h.has_value());
-      if (h) out.push_back({*h, Bytes(l4.begin() + h->header_len, l4.end())});
-    }
-    return out;
   }
   TcpRepr Peer(uint8_t flags) const {
     TcpRepr h;
