@@ -320,7 +320,8 @@ bool TapLink::ReapCompletionsLocked() {
       }
       if (!(cqe->flags & IORING_CQE_F_MORE)) {  // the read has ended: the loop re-arms it
         rx_armed_ = false;
-        rx_end_ = res < 0 ? res : 0;
+        // A last frame (the CQ ring was full) is no error; an end of file would be one.
+        rx_end_ = (cqe->flags & IORING_CQE_F_BUFFER) ? 0 : res < 0 ? res : -EIO;
       }
     } else if (op == kRead && slot < kRxDepth) {
       rx = true;

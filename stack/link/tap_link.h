@@ -11,7 +11,7 @@
 // Where the kernel refuses the multishot read or the buffer ring, receive falls back to a chain of
 // up to kRxDepth plain reads linked with IOSQE_IO_HARDLINK: each starts when the one before it has
 // completed, so they too complete in order, and the next chain is posted once the previous one
-// has completed entirely. (Reads posted side by side complete out of order: that was the bug.)
+// has completed entirely. (Independent reads posted side by side have no order among them.)
 //
 // Transmit: WritePacketLocked queues a write SQE for the frame's buffer and FlushLocked submits
 // every frame queued during the operation with one io_uring_enter; the buffer returns to the pool

@@ -19,9 +19,15 @@ uint32_t TcpEndpoint::RecvWindowLocked() {
   size_t free = RcvLimit() > held ? RcvLimit() - held : 0;
   uint32_t wnd = static_cast<uint32_t>(std::min<size_t>(free, size_t{65535} << rcv_wscale_));
   wnd &= ~((1u << rcv_wscale_) - 1);  // what the scaled field can say
-  // Never move the right edge back (RFC 9293 3.8.6).
+  // Never move the right edge back (RFC 9293 3.8.6). What is left of the last offer need not be
+  // a multiple of the scale unit: round it up, or the scaled field would pull the edge back by up
+  // to a unit and the peer's bytes up to the old edge would be dropped (Linux's tcp_select_window).
   uint32_t offered = static_cast<uint32_t>(std::max<int32_t>(0, rcv_adv_ - rcv_nxt_));
-  return std::max(wnd, offered);
+  if (offered > wnd) {
+    uint32_t unit = 1u << rcv_wscale_;
+    return (offered + unit - 1) & ~(unit - 1);
+  }
+  return wnd;
 }
 
 void TcpEndpoint::SendSegmentLocked(SeqNum seq, uint32_t len, uint8_t flags) {

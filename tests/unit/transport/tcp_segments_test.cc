@@ -197,6 +197,22 @@ TEST_F(TcpSegmentsTest, InOrderDataIsAckedAndReadable) {
   }
 }
 
+// The right edge we advertise never moves back, though our window is scaled (units of 128 bytes)
+// and data arrives in odd sizes: what is left of an offer is rounded up, not down.
+TEST_F(TcpSegmentsTest, AdvertisedRightEdgeNeverRecedesWithAScaledWindow) {
+  ActiveOpen();
+  uint32_t edge = 0;
+  for (uint32_t i = 0; i < 40; ++i) {
+    PeerData(Pattern(100 + 7 * i, i));  // unread: the window shrinks as data arrives
+    for (const Out& o : SentTcp()) {
+      uint32_t right = o.h.ack + (uint32_t{o.h.window} << 7);
+      EXPECT_GE(right, edge) << "segment " << i << " pulled the right edge back";
+      edge = std::max(edge, right);
+    }
+  }
+  EXPECT_GT(edge, 0u);
+}
+
 // 3. Out-of-order data: an immediate duplicate ACK with a SACK block; the fill ACKs everything.
 TEST_F(TcpSegmentsTest, OutOfOrderDataGetsSackThenCumulativeAck) {
   TcpEndpoint* c = PassiveOpen();
