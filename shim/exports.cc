@@ -11,6 +11,7 @@
 
 #include "shim/calls.h"
 #include "shim/config.h"
+#include "shim/exit.h"
 #include "shim/fd_table.h"
 #include "shim/libc.h"
 
@@ -26,6 +27,7 @@ bool g_disabled = false;
 __attribute__((constructor)) void TapsockLoad() {
   tapsock::shim::internal::ResolveLibc();
   g_disabled = DisabledByEnvironment();
+  if (!g_disabled) RegisterExitHandler();
 }
 
 bool IsStackFamily(int domain) { return !g_disabled && (domain == AF_INET || domain == AF_INET6); }

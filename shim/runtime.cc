@@ -12,7 +12,6 @@
 #include "shim/conn_log.h"
 #include "shim/control.h"
 #include "shim/crash.h"
-#include "shim/exit_drain.h"
 #include "shim/libc.h"
 #include "shim/log.h"
 #include "shim/stats_dump.h"
@@ -155,8 +154,7 @@ void Runtime::Start() {
     }
   }
   ok_ = true;
-  MaybeDumpStatsAtExit();
-  RegisterExitDrain();  // after the dump's registration, so it runs before it
+  owner_pid_ = getpid();
   control::Start(*this, config);  // `tapsock stat PID`, `tapsock log PID LEVEL`
   TS_LOG_INFO("stack started: tap={} fd_floor={}", config.tap.empty() ? "(none)" : config.tap, fd_floor_);
 }

@@ -45,6 +45,8 @@ class Runtime {
   void AddLibraryFd(int fd);
   void ForgetLibraryFd(int fd);
   int fd_floor() const { return fd_floor_; }
+  // The process that started the stack (a fork() child has the state but no loop thread).
+  pid_t owner_pid() const { return owner_pid_; }
 
  private:
   Runtime() = default;
@@ -55,6 +57,7 @@ class Runtime {
   bool ok_ = false;
   int start_errno_ = 0;
   int fd_floor_ = 0;
+  pid_t owner_pid_ = 0;
   Stack* stack_ = nullptr;  // never destroyed: threads may use it until the process is gone
   std::unique_ptr<TapLink> tap_;
   std::unique_ptr<CaptureLink> capture_;

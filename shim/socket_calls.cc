@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <string_view>
 
 #include "shim/calls.h"
@@ -251,7 +252,7 @@ int Ioctl(int fd, unsigned long request, void* arg) {
       return Real().ioctl(fd, request, arg);
   }
   if (BadPointer(arg)) return FailWith(EFAULT);
-  *static_cast<int*>(arg) = value;
+  std::memcpy(arg, &value, sizeof value);  // the program's int need not be aligned (the kernel copies)
   return 0;
 }
 

@@ -77,17 +77,6 @@ void CollectCounters(const StackStats& s, std::vector<Counter>& out) {
 #undef L
 }
 
-void DumpAtExit() {
-  Runtime* rt = Runtime::IfStarted();
-  if (!rt) return;
-  std::string text;
-  {
-    MutexLock lock(rt->stack().mu());
-    text = "tapsock counters (pid " + std::to_string(getpid()) + "):\n" + FormatStats(rt->stack().stats());
-  }
-  (void)!sys::Write(2, text.data(), text.size());
-}
-
 }  // namespace
 
 std::vector<Counter> ListCounters(const StackStats& s) {
@@ -103,9 +92,13 @@ std::string FormatStats(const StackStats& s) {
   return o;
 }
 
-void MaybeDumpStatsAtExit() {
-  const char* v = getenv("TAPSOCK_STATS");
-  if (v && std::strcmp(v, "exit") == 0) atexit(DumpAtExit);
+void DumpStats(Runtime& rt) {
+  std::string text;
+  {
+    MutexLock lock(rt.stack().mu());
+    text = "tapsock counters (pid " + std::to_string(getpid()) + "):\n" + FormatStats(rt.stack().stats());
+  }
+  (void)!sys::Write(2, text.data(), text.size());
 }
 
 }  // namespace tapsock::shim

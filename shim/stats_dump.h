@@ -23,7 +23,8 @@ struct Counter {
 std::vector<Counter> ListCounters(const StackStats& s);
 // One "Name value" line per non-zero counter.
 std::string FormatStats(const StackStats& s);
-// Registers the exit-time dump when TAPSOCK_STATS=exit.
-void MaybeDumpStatsAtExit();
+class Runtime;
+// Writes "tapsock counters (pid N):" and FormatStats to stderr (TAPSOCK_STATS=exit, shim/exit.h).
+void DumpStats(Runtime& rt);
 
 }  // namespace tapsock::shim

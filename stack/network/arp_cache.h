@@ -27,7 +27,9 @@ class ArpCache {
   };
 
   static constexpr size_t kMaxEntries = 512;
-  static constexpr size_t kMaxPending = 8;  // per neighbour, like Linux's unres_qlen
+  // Per neighbour: Linux queues unres_qlen_bytes (212992) of truesize, which its sysctl reports as
+  // unres_qlen 101 packets; the oldest goes first beyond that.
+  static constexpr size_t kMaxPending = 101;
   static constexpr int kMaxRequests = 3;    // Linux's mcast_solicit
   static constexpr Instant kRetransmitTime = 1 * kSecond;
   static constexpr Instant kReachableTime = 60 * kSecond;

@@ -279,12 +279,14 @@ void TcpProtocol::ReapLocked() {
   }
 }
 
-bool TcpProtocol::ClosingWithDataLocked() const {
+size_t TcpProtocol::ClosingBacklogLocked() const {
+  size_t backlog = 0;
   for (const TcpEndpoint* ep : all_) {
     State s = ep->state();
-    if (!ep->user_held() && (s == State::kFinWait1 || s == State::kClosing || s == State::kLastAck)) return true;
+    if (!ep->user_held() && (s == State::kFinWait1 || s == State::kClosing || s == State::kLastAck))
+      backlog += ep->UnsentOrUnackedBytesLocked() + 1;
   }
-  return false;
+  return backlog;
 }
 
 }  // namespace tapsock::tcp

@@ -72,9 +72,10 @@ class TcpProtocol {
   void ForEachEndpointLocked(F&& f) const {
     for (const TcpEndpoint* ep : all_) f(*ep);
   }
-  // True while a connection the application has closed still has data or a FIN to deliver
-  // (FIN-WAIT-1, CLOSING, LAST-ACK): what the kernel would finish after the process is gone.
-  bool ClosingWithDataLocked() const;
+  // What connections the application has closed still have to deliver (FIN-WAIT-1, CLOSING,
+  // LAST-ACK: what the kernel would finish after the process is gone): bytes not yet acknowledged
+  // plus one per FIN. 0: nothing.
+  size_t ClosingBacklogLocked() const;
   // The next connection id (TcpEndpoint::id): 1, 2, 3 ... for the stack's lifetime.
   uint64_t NewConnectionIdLocked() { return ++last_connection_id_; }
 
