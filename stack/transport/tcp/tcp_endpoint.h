@@ -186,6 +186,7 @@ class TcpEndpoint {
   // tcp_input.cc
   void SynSentInputLocked(Segment& seg);
   bool CheckSequenceLocked(Segment& seg);
+  void ResetArrivedLocked(const Segment& seg);
   bool ProcessAckLocked(Segment& seg);
   void ProcessDataLocked(Segment& seg);
   // tcp_urgent.cc: the sixth step (tcp_check_urg) and the urgent byte once it is in order.
@@ -220,6 +221,8 @@ class TcpEndpoint {
   void EnterRecoveryLocked();
   // RFC 6675 5 (NextSeg rule 1): resends the holes the scoreboard deems lost while the pipe
   // leaves room in the congestion window.
+  bool OnNewAckLocked(const Segment& seg, SeqNum ack);
+  void OnDuplicateAckLocked();
   void SackRetransmitLocked();
   // A retransmission is lost once data sent after it is SACKed: resend the holes again rather
   // than wait for the RTO (Linux's tcp_mark_lost_retrans, RACK's rule in RFC 8985 without timing).

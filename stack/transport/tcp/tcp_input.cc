@@ -225,24 +225,10 @@ void TcpEndpoint::InputLocked(Segment& seg) {
     return;
   }
   if (ts_ok_ && h.options.timestamps && SeqNum(h.seq) <= rcv_nxt_) ts_recent_ = h.options.timestamps->first;
-  // Second: RST (RFC 5961 3.2: only an exact match resets; in-window ones get a challenge).
+  // Second: RST.
   if (seg.has(TcpRepr::kRst)) {
     stack_.pool().Free(payload);
-    if (SeqNum(h.seq) != rcv_nxt_) {
-      SendChallengeAckLocked();
-      return;
-    }
-    if (state_ == State::kSynReceived && listener_) {  // back to LISTEN: forget the child
-      AbortLocked(Error::kOk, false);
-      return;
-    }
-    EmitEventLocked(TcpEvent::Kind::kResetReceived, state_);  // EstabResets is counted by SetStateLocked
-    // tcp_reset's errors: EPIPE in CLOSE-WAIT (we had their FIN), ECONNRESET otherwise.
-    Error e = Error::kConnectionReset;
-    if (state_ == State::kClosing || state_ == State::kLastAck || state_ == State::kTimeWait) e = Error::kOk;
-    else if (state_ == State::kSynReceived) e = Error::kConnectionRefused;
-    else if (state_ == State::kCloseWait) e = Error::kBrokenPipe;
-    AbortLocked(e, false);
+    ResetArrivedLocked(seg);
     return;
   }
   // Fourth: a SYN in a synchronised state gets a challenge ACK (RFC 5961 4.2).
@@ -290,6 +276,26 @@ void TcpEndpoint::InputLocked(Segment& seg) {
   OutputLocked();
 }
 
+// A reset in a synchronised state (RFC 5961 3.2): only an exact match resets; one elsewhere in the
+// window draws a challenge ACK.
+void TcpEndpoint::ResetArrivedLocked(const Segment& seg) {
+  if (SeqNum(seg.tcp.seq) != rcv_nxt_) {
+    SendChallengeAckLocked();
+    return;
+  }
+  if (state_ == State::kSynReceived && listener_) {  // back to LISTEN: forget the child
+    AbortLocked(Error::kOk, false);
+    return;
+  }
+  EmitEventLocked(TcpEvent::Kind::kResetReceived, state_);  // EstabResets is counted by SetStateLocked
+  // tcp_reset's errors: EPIPE in CLOSE-WAIT (we had their FIN), ECONNRESET otherwise.
+  Error e = Error::kConnectionReset;
+  if (state_ == State::kClosing || state_ == State::kLastAck || state_ == State::kTimeWait) e = Error::kOk;
+  else if (state_ == State::kSynReceived) e = Error::kConnectionRefused;
+  else if (state_ == State::kCloseWait) e = Error::kBrokenPipe;
+  AbortLocked(e, false);
+}
+
 // Fifth step, for states past SYN-SENT. False: stop processing the segment.
 bool TcpEndpoint::ProcessAckLocked(Segment& seg) {
   const TcpRepr& h = seg.tcp;
@@ -321,77 +327,10 @@ bool TcpEndpoint::ProcessAckLocked(Segment& seg) {
                        std::span(h.options.sack_blocks.data(), std::min<size_t>(h.options.sack_count, 4)));
   }
   if (ack > snd_una_) {
-    uint32_t acked = static_cast<uint32_t>(ack - snd_una_);
-    uint32_t data = acked;
-    if (!syn_acked_) syn_acked_ = true, --data;
-    bool fin_acked = fin_pending_ && !fin_acked_ && ack > DataEnd();
-    if (fin_acked) fin_acked_ = true, --data;
-    snd_buf_.Consume(std::min<size_t>(data, snd_buf_.size()));
-    bytes_acked_ += data;
-    if (snd_urg_ && snd_up_ <= ack) snd_urg_ = false;  // the urgent pointer is acknowledged
-    snd_una_ = ack;
-    if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
-    if (sack_ok_) scoreboard_.AdvanceUna(snd_una_.value());
-    // RTT (RFC 6298 + RFC 7323 4.1): from the echoed timestamp, else one timed segment (Karn).
-    int64_t rtt = 0;
-    if (ts_ok_ && h.options.timestamps && h.options.timestamps->second != 0) {
-      rtt = int64_t{static_cast<int32_t>(TsNow() - h.options.timestamps->second)} * kMillisecond;
-      if (rtt <= 0) rtt = kMillisecond / 2;
-    } else if (rtt_timing_ && ack > rtt_seq_) {
-      rtt = stack_.now() - rtt_start_;
-      rtt_timing_ = false;
-    }
-    if (rtt > 0) rtt_.Sample(rtt);
-    retransmits_ = 0;
-    if (probe_out_ && ack >= tlp_end_) probe_out_ = false;  // the probe's episode is over
-    // The flight as this ACK found it: the window grows only when it was in use.
-    uint32_t in_flight = static_cast<uint32_t>(snd_max_ - snd_una_) + acked;
-    if (in_recovery_ && ack >= recover_) {  // RFC 6582: a full ACK ends recovery
-      in_recovery_ = false;
-      cc_->OnRecoveryExit(stack_.now());
-    } else if (in_recovery_ && sack_ok_) {  // RFC 6675: refill the pipe from the scoreboard
-      SackRetransmitLocked();
-    } else if (in_recovery_) {  // a partial ACK: the next hole is lost too (RFC 6582 3.2 step 5)
-      cc_->DeflateForPartialAck(acked);
-      RetransmitFirstLocked();
-    } else {
-      cc_->OnAck(acked, rtt, in_flight, stack_.now());
-      // RFC 6675 5 (2): the scoreboard may show loss before three duplicate ACKs do.
-      if (sack_ok_ && snd_una_ != snd_max_ && scoreboard_.IsLost(snd_una_.value(), mss_)) EnterRecoveryLocked();
-    }
-    dupacks_ = 0;
-    if (snd_una_ == snd_max_) rto_at_ = kNever;
-    else ArmRetransmitLocked();
-    NotifyLocked();  // send space opened
-    if (fin_acked) {
-      switch (state_) {
-        case State::kFinWait1:
-          SetStateLocked(State::kFinWait2);
-          if (!user_held_) ArmLocked(timewait_at_, stack_.now() + 60 * kSecond);  // tcp_fin_timeout
-          break;
-        case State::kClosing:
-          EnterTimeWaitLocked();
-          break;
-        case State::kLastAck:
-          SetStateLocked(State::kClosed);
-          return false;
-        default: break;
-      }
-    }
+    if (!OnNewAckLocked(seg, ack)) return false;
   } else if (ack == snd_una_ && seg.payload->len == 0 && snd_una_ != snd_max_ && !seg.has(TcpRepr::kFin) &&
              (window == snd_wnd_ || (sack_ok_ && h.options.sack_count > 0))) {
-    // A duplicate ACK (RFC 5681 2): three of them mean a lost segment. One that carries SACK
-    // blocks counts whatever its window (RFC 6675's DupAck): an autotuning receiver such as
-    // Linux moves its window on nearly every out-of-order segment.
-    ++dupacks_;
-    bool lost = dupacks_ >= 3 || (sack_ok_ && scoreboard_.IsLost(snd_una_.value(), mss_));
-    if (!in_recovery_ && lost) {
-      EnterRecoveryLocked();
-    } else if (in_recovery_ && sack_ok_) {
-      SackRetransmitLocked();
-    } else if (in_recovery_) {
-      cc_->InflateForDupAcks(1);  // each further duplicate means a segment has left the network
-    }
+    OnDuplicateAckLocked();
   }
   // The send window (RFC 9293 3.10.7.4, fifth step): only from a segment newer than the last.
   SeqNum seq(h.seq);
@@ -403,6 +342,85 @@ bool TcpEndpoint::ProcessAckLocked(Segment& seg) {
     if (snd_wnd_ > 0) persist_at_ = kNever;
   }
   return true;
+}
+
+// An ACK that moves snd_una: frees send space, samples the RTT, drives congestion control and
+// recovery, and finishes a close whose FIN it acknowledges. False: the connection is gone.
+bool TcpEndpoint::OnNewAckLocked(const Segment& seg, SeqNum ack) {
+  const TcpRepr& h = seg.tcp;
+  uint32_t acked = static_cast<uint32_t>(ack - snd_una_);
+  uint32_t data = acked;
+  if (!syn_acked_) syn_acked_ = true, --data;
+  bool fin_acked = fin_pending_ && !fin_acked_ && ack > DataEnd();
+  if (fin_acked) fin_acked_ = true, --data;
+  snd_buf_.Consume(std::min<size_t>(data, snd_buf_.size()));
+  bytes_acked_ += data;
+  if (snd_urg_ && snd_up_ <= ack) snd_urg_ = false;  // the urgent pointer is acknowledged
+  snd_una_ = ack;
+  if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
+  if (sack_ok_) scoreboard_.AdvanceUna(snd_una_.value());
+  // RTT (RFC 6298 + RFC 7323 4.1): from the echoed timestamp, else one timed segment (Karn).
+  int64_t rtt = 0;
+  if (ts_ok_ && h.options.timestamps && h.options.timestamps->second != 0) {
+    rtt = int64_t{static_cast<int32_t>(TsNow() - h.options.timestamps->second)} * kMillisecond;
+    if (rtt <= 0) rtt = kMillisecond / 2;
+  } else if (rtt_timing_ && ack > rtt_seq_) {
+    rtt = stack_.now() - rtt_start_;
+    rtt_timing_ = false;
+  }
+  if (rtt > 0) rtt_.Sample(rtt);
+  retransmits_ = 0;
+  if (probe_out_ && ack >= tlp_end_) probe_out_ = false;  // the probe's episode is over
+  // The flight as this ACK found it: the window grows only when it was in use.
+  uint32_t in_flight = static_cast<uint32_t>(snd_max_ - snd_una_) + acked;
+  if (in_recovery_ && ack >= recover_) {  // RFC 6582: a full ACK ends recovery
+    in_recovery_ = false;
+    cc_->OnRecoveryExit(stack_.now());
+  } else if (in_recovery_ && sack_ok_) {  // RFC 6675: refill the pipe from the scoreboard
+    SackRetransmitLocked();
+  } else if (in_recovery_) {  // a partial ACK: the next hole is lost too (RFC 6582 3.2 step 5)
+    cc_->DeflateForPartialAck(acked);
+    RetransmitFirstLocked();
+  } else {
+    cc_->OnAck(acked, rtt, in_flight, stack_.now());
+    // RFC 6675 5 (2): the scoreboard may show loss before three duplicate ACKs do.
+    if (sack_ok_ && snd_una_ != snd_max_ && scoreboard_.IsLost(snd_una_.value(), mss_)) EnterRecoveryLocked();
+  }
+  dupacks_ = 0;
+  if (snd_una_ == snd_max_) rto_at_ = kNever;
+  else ArmRetransmitLocked();
+  NotifyLocked();  // send space opened
+  if (fin_acked) {
+    switch (state_) {
+      case State::kFinWait1:
+        SetStateLocked(State::kFinWait2);
+        if (!user_held_) ArmLocked(timewait_at_, stack_.now() + 60 * kSecond);  // tcp_fin_timeout
+        break;
+      case State::kClosing:
+        EnterTimeWaitLocked();
+        break;
+      case State::kLastAck:
+        SetStateLocked(State::kClosed);
+        return false;
+      default: break;
+    }
+  }
+  return true;
+}
+
+// A duplicate ACK (RFC 5681 2): three of them mean a lost segment. One that carries SACK
+// blocks counts whatever its window (RFC 6675's DupAck): an autotuning receiver such as Linux
+// moves its window on nearly every out-of-order segment.
+void TcpEndpoint::OnDuplicateAckLocked() {
+  ++dupacks_;
+  bool lost = dupacks_ >= 3 || (sack_ok_ && scoreboard_.IsLost(snd_una_.value(), mss_));
+  if (!in_recovery_ && lost) {
+    EnterRecoveryLocked();
+  } else if (in_recovery_ && sack_ok_) {
+    SackRetransmitLocked();
+  } else if (in_recovery_) {
+    cc_->InflateForDupAcks(1);  // each further duplicate means a segment has left the network
+  }
 }
 
 void TcpEndpoint::ProcessDataLocked(Segment& seg) {
