@@ -16,7 +16,6 @@ mx_need curl wget socat ncat nc iperf3
 # Expected failures: row id, then the reason (docs/compatibility.md, "Real programs"). Take a row
 # off once it passes; the test says so.
 MX_XFAIL=$(cat <<'TABLE'
-tcp-socat-send-exit-kernel     the reader starts only after socat has exited; the stack lives in the process, and its exit waits only while the peer makes progress (TAPSOCK_EXIT_DRAIN), so what did not fit in the reader's window is lost
 tcp-socat-fork-server-kernel   fork(): the parent's close() of its copy of the accepted socket ends the connection, and the child has no stack loop thread
 tcp-forking-server-kernel      fork(): the parent's close() of its copy of the accepted socket ends the connection, and the child has no stack loop thread
 TABLE
@@ -32,7 +31,7 @@ row tcp-asyncio-client-kernel "python3 asyncio client -> kernel echo" python3 r_
 row tcp-asyncio-server-kernel "python3 asyncio server <- kernel asyncio client" python3 r_echo aio aio s0 k 5102
 row tcp-socat-client-kernel "socat client -> kernel echo" socat r_echo socat service k s0 7
 row tcp-socat-discard-kernel "socat client -> kernel discard (sha256 logged)" socat r_discard s0
-row tcp-socat-send-exit-kernel "socat -u client (sends, exits) -> kernel slow reader" socat r_send_exit s0 5110
+row tcp-socat-send-exit-kernel "socat -u client (sends, exits) -> kernel reader 1 s late" socat r_send_exit s0 5110
 row tcp-socat-server-kernel "socat -u server <- kernel socat" socat r_sink s0 k 5103
 # The fork rows can fail by hanging: a shorter bound.
 MX_CMD_SECS=5 row tcp-socat-fork-server-kernel "socat fork server (PIPE) <- kernel socat" socat r_echo socat socat-fork s0 k 5104

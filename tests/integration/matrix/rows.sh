@@ -83,18 +83,20 @@ r_discard() {
 }
 
 # --- socat -u on CLI sends the blob and exits at once (as soon as its writes return) to a kernel
-# reader that reads nothing until socat has exited; the reader must then get all of it (its
-# receive window holds only a small part). On Linux the kernel delivers a socket's data after its
-# process has exited.
+# reader that starts reading 1 s after the connection; it must get all of it (its receive window
+# holds only a small part). On Linux the kernel delivers a socket's data after its process has
+# exited; the stack's exit waits while the peer makes progress (shim/exit.h).
 r_send_exit() {
 	local cli_side=$1 port=$2 want
 	want=$(sha256sum <"$blob" | cut -d' ' -f1)
 	srv sink k "$TSK_PY" -u "$MX_DIR/aio.py" tcp-sink --bind "$MX_K" --port "$port" \
 		--go "$ROW_DIR/go" --idle 1 --lifetime 20
 	ready sink '^listening' || return
+	# The reader starts 1 s after the connection, whenever socat exits: socat writes everything
+	# into the stack's send buffer and exits at once, so its exit must deliver the rest.
+	(sleep 1 && touch "$ROW_DIR/go") &
 	on "$cli_side" socat -u "OPEN:$blob" "TCP:$MX_K:$port" 2>"$ROW_DIR/client.err" ||
 		why "socat exited $?: $(tail -n 2 "$ROW_DIR/client.err" | tr '\n' ' ')" || return
-	touch "$ROW_DIR/go"
 	srv_end sink || why "${ROW_WHY:-the reader: $(tail -n 1 "$ROW_DIR/sink.log")}" || return
 	grep -q "^received $((2 << 20)) bytes sha256 $want" "$ROW_DIR/sink.log" ||
 		why "the reader: $(tail -n 1 "$ROW_DIR/sink.log")"
