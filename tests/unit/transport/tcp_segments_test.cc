@@ -213,6 +213,32 @@ TEST_F(TcpSegmentsTest, AdvertisedRightEdgeNeverRecedesWithAScaledWindow) {
   EXPECT_GT(edge, 0u);
 }
 
+// Receiver silly-window avoidance: once the buffer is full, reading less than a segment does not
+// reopen the window (the sender would send a sliver); reading a segment's worth does.
+TEST_F(TcpSegmentsTest, ReadingLessThanASegmentKeepsAFullWindowClosed) {
+  setup_ = [](TcpEndpoint& ep) {
+    ep.options().rcvbuf = 8192;
+    ep.tcp_options().rcvbuf_locked = true;
+  };
+  ActiveOpen();
+  bool closed = false;
+  for (uint32_t i = 0; i < 64 && !closed; ++i) {
+    PeerData(Pattern(700, i));  // unread: the buffer fills
+    for (const Out& o : SentTcp()) closed = closed || o.h.window == 0;
+  }
+  ASSERT_TRUE(closed) << "the window never closed";
+  ASSERT_TRUE(Recv(300).ok());
+  SentTcp();
+  InjectTcp(Peer(kA));  // anything that makes us answer with our window
+  PeerData(Pattern(1, 0));  // a window probe: beyond the window, answered with an ACK
+  for (const Out& o : SentTcp()) EXPECT_EQ(o.h.window, 0) << "a window for 300 bytes is a silly one";
+  ASSERT_TRUE(Recv(4000).ok());
+  auto update = SentTcp();
+  ASSERT_FALSE(update.empty()) << "a window update once a segment's worth is free";
+  uint8_t scale = syn_.options.window_scale.value_or(0);
+  EXPECT_GE(uint32_t{update.back().h.window} << scale, 1460u);
+}
+
 // 3. Out-of-order data: an immediate duplicate ACK with a SACK block; the fill ACKs everything.
 TEST_F(TcpSegmentsTest, OutOfOrderDataGetsSackThenCumulativeAck) {
   TcpEndpoint* c = PassiveOpen();
