@@ -5,11 +5,12 @@
 // stack entries asking for POLLIN, sleeps on everything at once; the stack entries' answers are
 // then computed exactly from the endpoints. A token gone stale between the two makes a spurious
 // wake-up, which loops. poll never restarts after a signal handler (signal(7)): EINTR goes back.
-#include <algorithm>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -26,7 +27,23 @@ namespace {
 
 constexpr short kAlways = POLLERR | POLLHUP | POLLNVAL;
 
-// The exact revents of a stack fd for `events`.
+// n elements, on the stack up to N and on the heap beyond: poll and select's per-call scratch
+// arrays, which must not allocate for the usual handful of fds.
+template <typename T, size_t N>
+class Scratch {
+ public:
+  explicit Scratch(size_t n) : data_(n <= N ? inline_ : (heap_ = std::make_unique<T[]>(n)).get()) {}
+  T* data() { return data_; }
+  T& operator[](size_t i) { return data_[i]; }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+
+ private:
+  T inline_[N];
+  std::unique_ptr<T[]> heap_;
+  T* data_;
+};
+
 // The exact revents of a stack fd for `events`; with a wake fd, also arms it for POLLOUT.
 short StackRevents(int fd, short events, int wake_fd = -1) {
   SocketRef s = FdTable::Get().Acquire(fd);
@@ -49,7 +66,7 @@ void StopWaitingForWrite(int fd, int wake_fd) {
 // WatchUrgentLocked). Holds the sockets, so that a close() meanwhile cannot unbalance the count.
 class UrgentWatch {
  public:
-  UrgentWatch(const pollfd* fds, nfds_t n, const std::vector<bool>& is_stack) {
+  UrgentWatch(const pollfd* fds, nfds_t n, const bool* is_stack) {
     for (nfds_t i = 0; i < n; ++i) {
       if (!is_stack[i] || !(fds[i].events & POLLPRI)) continue;
       SocketRef s = FdTable::Get().Acquire(fds[i].fd);
@@ -98,18 +115,20 @@ int PPoll(pollfd* fds, nfds_t n, const timespec* timeout, const sigset_t* mask, 
   }
   if (timeout && (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1'000'000'000))
     return FailWith(EINVAL);
-  std::vector<pollfd> kernel(fds, fds + n);
-  std::vector<bool> is_stack(n);
+  Scratch<pollfd, 32> kernel(n + 1);  // the program's entries, then perhaps the wake fd
+  Scratch<bool, 32> is_stack(n);
+  std::copy(fds, fds + n, kernel.data());
   bool wants_write = false;
   for (nfds_t i = 0; i < n; ++i) {
     is_stack[i] = table.IsSocket(fds[i].fd);
     if (is_stack[i]) kernel[i].events = POLLIN;  // the token
     wants_write |= is_stack[i] && (fds[i].events & POLLOUT);
   }
-  UrgentWatch urgent(fds, n, is_stack);
+  UrgentWatch urgent(fds, n, is_stack.data());
   // Writability has its own channel: this thread's eventfd, as the last entry of the kernel poll.
   int wake = wants_write ? ThreadWakeFd() : -1;
-  if (wake >= 0) kernel.push_back({wake, POLLIN, 0});
+  nfds_t kernel_n = n;
+  if (wake >= 0) kernel[kernel_n++] = {wake, POLLIN, 0};
   Instant deadline = DeadlineFrom(timeout);
   for (;;) {
     int ready_stack = 0;
@@ -125,13 +144,13 @@ int PPoll(pollfd* fds, nfds_t n, const timespec* timeout, const sigset_t* mask, 
         wait = {left / kSecond, left % kSecond};
       }
     }
-    int rc = Real().ppoll(kernel.data(), kernel.size(), wait_ptr, mask);
+    int rc = Real().ppoll(kernel.data(), kernel_n, wait_ptr, mask);
     int err = errno;
     if (wake >= 0) {
       for (nfds_t i = 0; i < n; ++i)
         if (is_stack[i] && (fds[i].events & POLLOUT)) StopWaitingForWrite(fds[i].fd, wake);
       uint64_t drained;
-      if (kernel.back().revents & POLLIN) (void)!syscall(SYS_read, wake, &drained, sizeof drained);
+      if (kernel[n].revents & POLLIN) (void)!syscall(SYS_read, wake, &drained, sizeof drained);
     }
     if (rc < 0) {
       errno = err;
@@ -152,15 +171,18 @@ int PSelect(int nfds, fd_set* r, fd_set* w, fd_set* e, const timespec* timeout, 
   FdTable& table = FdTable::Get();
   if (nfds < 0) return FailWith(EINVAL);
   if (nfds > FD_SETSIZE) nfds = FD_SETSIZE;
-  std::vector<pollfd> pfds;
-  bool any_stack = false;
-  for (int fd = 0; fd < nfds; ++fd) {
+  auto events_of = [&](int fd) {
     short ev = 0;
     if (r && FD_ISSET(fd, r)) ev |= POLLIN;
     if (w && FD_ISSET(fd, w)) ev |= POLLOUT;
     if (e && FD_ISSET(fd, e)) ev |= POLLPRI;
-    if (!ev) continue;
-    pfds.push_back({fd, ev, 0});
+    return ev;
+  };
+  bool any_stack = false;
+  int asked = 0;
+  for (int fd = 0; fd < nfds; ++fd) {
+    if (!events_of(fd)) continue;
+    ++asked;
     any_stack |= table.IsSocket(fd);
   }
   if (!any_stack) {
@@ -170,16 +192,20 @@ int PSelect(int nfds, fd_set* r, fd_set* w, fd_set* e, const timespec* timeout, 
     }
     return Real().pselect(nfds, r, w, e, timeout, mask);
   }
+  Scratch<pollfd, 64> pfds(static_cast<size_t>(asked));
+  for (int fd = 0, i = 0; fd < nfds; ++fd)
+    if (short ev = events_of(fd)) pfds[static_cast<size_t>(i++)] = {fd, ev, 0};
   Instant start = MonotonicNow();
-  int rc = PPoll(pfds.data(), pfds.size(), timeout, mask, true);
+  int rc = PPoll(pfds.data(), static_cast<nfds_t>(asked), timeout, mask, true);
   if (rc < 0) return -1;
-  for (const pollfd& p : pfds)
-    if (p.revents & POLLNVAL) return FailWith(EBADF);
+  for (int i = 0; i < asked; ++i)
+    if (pfds[static_cast<size_t>(i)].revents & POLLNVAL) return FailWith(EBADF);
   if (r) FD_ZERO(r);
   if (w) FD_ZERO(w);
   if (e) FD_ZERO(e);
   int count = 0;
-  for (const pollfd& p : pfds) {
+  for (int i = 0; i < asked; ++i) {
+    const pollfd& p = pfds[static_cast<size_t>(i)];
     // select's readable set includes hang-up and error, as the kernel's POLLIN_SET does.
     if (r && (p.events & POLLIN) && (p.revents & (POLLIN | POLLHUP | POLLERR))) FD_SET(p.fd, r), ++count;
     if (w && (p.events & POLLOUT) && (p.revents & (POLLOUT | POLLERR))) FD_SET(p.fd, w), ++count;

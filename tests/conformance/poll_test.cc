@@ -18,6 +18,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -164,6 +165,36 @@ TEST_P(PollTest, SelectWithSocketAndPipe) {
   reset();
   EXPECT_THAT(SYSCALL(select(nfds, &rfds, &wfds, nullptr, &zero)), SyscallSucceedsWithValue(3));
   EXPECT_TRUE(FD_ISSET(p.read_end.get(), &rfds));
+}
+
+// More fds than fit in a small array: 100 sockets, every third one readable, through poll and
+// select alike.
+TEST_P(PollTest, HundredSocketsEveryThirdReadable) {
+  constexpr int kCount = 100;
+  std::vector<FileDescriptor> socks;
+  std::vector<SocketAddress> addrs(kCount);
+  for (int i = 0; i < kCount; ++i) {
+    socks.push_back(BoundUdpSocket(family(), &addrs[static_cast<size_t>(i)]));
+    ASSERT_TRUE(socks.back().valid());
+  }
+  for (int i = 0; i < kCount; i += 3) {
+    SendTo(tx_.get(), "x", addrs[static_cast<size_t>(i)]);
+    ASSERT_TRUE(WaitReadable(socks[static_cast<size_t>(i)].get()));
+  }
+  std::vector<pollfd> pfds;
+  for (const FileDescriptor& s : socks) pfds.push_back({s.get(), POLLIN, 0});
+  EXPECT_THAT(SYSCALL(poll(pfds.data(), pfds.size(), 0)), SyscallSucceedsWithValue((kCount + 2) / 3));
+  for (int i = 0; i < kCount; ++i)
+    EXPECT_EQ(pfds[static_cast<size_t>(i)].revents, i % 3 == 0 ? POLLIN : 0) << "socket " << i;
+
+  fd_set rfds;
+  FD_ZERO(&rfds);
+  int nfds = 0;
+  for (const FileDescriptor& s : socks) FD_SET(s.get(), &rfds), nfds = std::max(nfds, s.get() + 1);
+  timeval zero = {0, 0};
+  EXPECT_THAT(SYSCALL(select(nfds, &rfds, nullptr, nullptr, &zero)), SyscallSucceedsWithValue((kCount + 2) / 3));
+  for (int i = 0; i < kCount; ++i)
+    EXPECT_EQ(FD_ISSET(socks[static_cast<size_t>(i)].get(), &rfds) != 0, i % 3 == 0) << "socket " << i;
 }
 
 TEST_P(PollTest, SelectZeroTimeoutWithNothingReadyClearsSet) {
