@@ -1,8 +1,8 @@
 // Fatal-signal handler: report, then chain to the program's previous disposition.
 //
 // Everything reachable from Handler() must be async-signal-safe: no malloc, no stdio, no locks, no
-// spdlog or fmt. Output goes through RawWrite (write(2) by syscall(), bypassing the shim's own
-// interposed write()) from a fixed buffer on the stack, and numbers are formatted by hand.
+// spdlog or fmt. Output goes through sys::WriteAll (write(2) by syscall(), bypassing the shim's
+// own interposed write()) from a fixed buffer on the stack, and numbers are formatted by hand.
 // libunwind's unw_init_local2, unw_step, unw_get_reg and unw_get_proc_name are documented safe in a
 // signal handler for local cursors; they can still hang if the crash happened inside the dynamic
 // loader while it held its lock (libunwind calls dl_iterate_phdr), a risk every in-process
@@ -34,6 +34,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "stack/base/sys.h"
+
 namespace tapsock::crash {
 namespace {
 
@@ -45,16 +47,6 @@ constexpr int kWaitForOtherThreadMs = 5000;
 std::atomic<bool> g_installed{false};
 struct sigaction g_previous[NSIG];      // what InstallHandler replaced, by signal number
 std::atomic<pid_t> g_reporting_tid{0};  // the thread writing a report, or 0
-
-void RawWrite(int fd, const char* data, size_t size) noexcept {
-  while (size > 0) {
-    const long n = syscall(SYS_write, fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-}
 
 // One output line, built on the stack; overlong lines are truncated.
 class Line {
@@ -82,7 +74,7 @@ class Line {
   }
   void WriteTo(int fd) noexcept {
     if (size_ == sizeof(buf_)) buf_[size_ - 1] = '\n';  // keep the line ending when truncated
-    RawWrite(fd, buf_, size_);
+    (void)sys::WriteAll(fd, buf_, size_);
     size_ = 0;
   }
 

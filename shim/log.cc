@@ -64,17 +64,6 @@ std::atomic<int> g_fd{STDERR_FILENO};            // where lines go; owned by us 
 std::atomic<spdlog::logger*> g_logger{nullptr};  // built on first use, never destroyed
 thread_local pid_t t_tid = 0;                    // gettid() cache, reset in a forked child
 
-// write(2) without going through libc's write(), which the shim interposes on.
-void RawWrite(int fd, const char* data, size_t size) noexcept {
-  while (size > 0) {
-    const long n = syscall(SYS_write, fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-}
-
 // For the few lines printed before (or instead of) the logger: no allocation.
 template <typename... Args>
 void EarlyLine(fmt::format_string<Args...> format, Args&&... args) noexcept {
@@ -82,7 +71,7 @@ void EarlyLine(fmt::format_string<Args...> format, Args&&... args) noexcept {
   const auto result = fmt::format_to_n(line, sizeof(line) - 1, format, std::forward<Args>(args)...);
   const size_t size = result.size < sizeof(line) - 1 ? result.size : sizeof(line) - 1;
   line[size] = '\n';
-  RawWrite(STDERR_FILENO, line, size + 1);
+  (void)sys::WriteAll(STDERR_FILENO, line, size + 1);
 }
 
 class FdSink final : public spdlog::sinks::base_sink<std::mutex> {
@@ -93,7 +82,7 @@ class FdSink final : public spdlog::sinks::base_sink<std::mutex> {
   void sink_it_(const spdlog::details::log_msg& msg) override {
     spdlog::memory_buf_t line;
     formatter_->format(msg, line);
-    RawWrite(fd_, line.data(), line.size());
+    (void)sys::WriteAll(fd_, line.data(), line.size());
   }
   void flush_() override {}  // every line is already written
 

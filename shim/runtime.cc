@@ -102,7 +102,7 @@ void Runtime::Refuse(int err, const std::string& why) {
   // Once, on stderr, whatever the log settings: the program's sockets will fail because of it.
   std::string line = "tapsock: " + why + "; AF_INET/AF_INET6 sockets will fail with " +
                      std::strerror(err) + "\n";
-  (void)!sys::Write(2, line.data(), line.size());
+  (void)sys::WriteAll(2, line.data(), line.size());
   if (log::FileFd() >= 0) TS_LOG_ERROR("{}", why);  // on stderr it was just said
 }
 

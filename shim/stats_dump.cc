@@ -98,7 +98,7 @@ void DumpStats(Runtime& rt) {
     MutexLock lock(rt.stack().mu());
     text = "tapsock counters (pid " + std::to_string(getpid()) + "):\n" + FormatStats(rt.stack().stats());
   }
-  (void)!sys::Write(2, text.data(), text.size());
+  (void)sys::WriteAll(2, text.data(), text.size());
 }
 
 }  // namespace tapsock::shim

@@ -8,6 +8,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstddef>
+
 namespace tapsock::sys {
 
 inline int Close(int fd) { return static_cast<int>(syscall(SYS_close, fd)); }
@@ -15,6 +18,19 @@ inline int Ioctl(int fd, unsigned long req, void* arg) { return static_cast<int>
 inline int Socket(int domain, int type, int proto) { return static_cast<int>(syscall(SYS_socket, domain, type, proto)); }
 inline int Fcntl(int fd, int cmd, long arg) { return static_cast<int>(syscall(SYS_fcntl, fd, cmd, arg)); }
 inline ssize_t Write(int fd, const void* buf, size_t n) { return syscall(SYS_write, fd, buf, n); }
+// All of `data`, retrying short writes and EINTR; false on an error. Async-signal-safe (the crash
+// report uses it) and never through libc's interposed write().
+inline bool WriteAll(int fd, const void* data, size_t size) {
+  auto* p = static_cast<const char*>(data);
+  while (size > 0) {
+    ssize_t n = Write(fd, p, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
 // The raw call: the shim's own dup3 refuses to replace a library fd, which is what this is for.
 inline int Dup3(int from, int to, int flags) { return static_cast<int>(syscall(SYS_dup3, from, to, flags)); }
 
