@@ -43,7 +43,7 @@ int GetInfo(Socket& s, void* val, socklen_t* len) {
   }
   tcp_info ti{};
   ti.tcpi_state = static_cast<uint8_t>(i.state);
-  ti.tcpi_ca_state = i.in_recovery ? 3 : 0;  // TCP_CA_Recovery / TCP_CA_Open
+  ti.tcpi_ca_state = i.in_recovery ? 3 : i.in_loss ? 4 : 0;  // TCP_CA_Recovery / Loss / Open
   ti.tcpi_retransmits = i.retransmits;
   ti.tcpi_backoff = i.backoff;
   ti.tcpi_options = i.options;

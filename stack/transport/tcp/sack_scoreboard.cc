@@ -113,6 +113,17 @@ bool SackScoreboard::IsSacked(uint32_t seq) const {
   return i < count_ && BeforeEq(ranges_[i].start, seq);
 }
 
+uint32_t SackScoreboard::SkipSacked(uint32_t seq) const {
+  const size_t i = FirstEndingAfter(seq);
+  return i < count_ && BeforeEq(ranges_[i].start, seq) ? ranges_[i].end : seq;
+}
+
+uint32_t SackScoreboard::UnsackedRun(uint32_t seq, uint32_t smss) const {
+  const size_t i = FirstEndingAfter(seq);
+  if (i == count_) return smss;
+  return Before(seq, ranges_[i].start) ? std::min(smss, ranges_[i].start - seq) : 0;
+}
+
 uint32_t SackScoreboard::LostBoundary(uint32_t smss) const {
   // Both of IsLost's counts only grow as seq goes down, so "lost" is everything below one point.
   // Walk down from the highest range until either count is reached inside range r; a byte s has

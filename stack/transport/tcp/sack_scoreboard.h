@@ -50,6 +50,12 @@ class SackScoreboard {
   void AdvanceUna(uint32_t snd_una);
 
   bool IsSacked(uint32_t seq) const;
+  // Going back after a timeout: the first byte at or after seq that is not SACKed, and how much
+  // from it may go in one segment of at most smss before the next SACKed range.
+  uint32_t SkipSacked(uint32_t seq) const;
+  uint32_t UnsackedRun(uint32_t seq, uint32_t smss) const;
+  // SACKed bytes within [lo, hi).
+  uint32_t SackedIn(uint32_t lo, uint32_t hi) const;
 
   // RFC 6675 4 IsLost(SeqNum): true when at least DupThresh discontiguous SACKed ranges, or more
   // than (DupThresh - 1) * SMSS SACKed bytes, lie above seq. (Ranges stand in for the RFC's
@@ -85,8 +91,6 @@ class SackScoreboard {
   size_t FirstEndingAfter(uint32_t seq) const;
   // One past the highest byte IsLost holds lost: every byte below it is, none at or above it is.
   uint32_t LostBoundary(uint32_t smss) const;
-  // SACKed bytes within [lo, hi).
-  uint32_t SackedIn(uint32_t lo, uint32_t hi) const;
 
   std::array<Range, kMaxRanges + 1> ranges_{};  // one spare: Add inserts, then enforces the bound
   size_t count_ = 0;

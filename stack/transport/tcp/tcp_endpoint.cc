@@ -399,6 +399,7 @@ TcpInfo TcpEndpoint::InfoLocked() const {
   i.snd_wscale = snd_wscale_;
   i.rcv_wscale = rcv_wscale_;
   i.in_recovery = in_recovery_;
+  i.in_loss = in_loss_;
   i.rto_us = static_cast<uint32_t>(rtt_.Rto() / 1000);
   i.ato_us = 40000;
   i.snd_mss = mss_;

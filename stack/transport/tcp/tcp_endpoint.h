@@ -69,6 +69,7 @@ struct TcpInfo {
   State state = State::kClosed;
   uint8_t retransmits = 0, backoff = 0, options = 0, snd_wscale = 0, rcv_wscale = 0;
   bool in_recovery = false;
+  bool in_loss = false;
   uint32_t rto_us = 0, ato_us = 0, snd_mss = 0, rcv_mss = 0, unacked = 0, rtt_us = 0, rttvar_us = 0;
   uint32_t snd_ssthresh = 0, snd_cwnd = 0, advmss = 0, rcv_space = 0, total_retrans = 0, snd_wnd = 0;
   uint64_t bytes_acked = 0, bytes_received = 0, segs_out = 0, segs_in = 0;
@@ -329,7 +330,11 @@ class TcpEndpoint {
   std::unique_ptr<CongestionControl> cc_;
   int dupacks_ = 0;
   bool in_recovery_ = false;
-  SeqNum recover_;
+  // After a retransmission timeout, until the cumulative ACK passes recover_ (Linux's Loss state,
+  // RFC 6582 4.1): the sender goes back over the flight in slow start, skipping what the peer
+  // SACKs, and duplicate ACKs for this loss do not start fast recovery.
+  bool in_loss_ = false;
+  SeqNum recover_;  // snd_max when fast recovery or the Loss state began
   SackScoreboard scoreboard_;  // what the peer's SACK blocks say it holds (RFC 6675)
   SeqNum high_rxt_;            // one past the highest byte retransmitted in this recovery
   SeqNum rxt_horizon_;         // snd_nxt when the latest retransmission left (lost-retransmit check)

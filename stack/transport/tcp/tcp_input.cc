@@ -373,6 +373,7 @@ bool TcpEndpoint::OnNewAckLocked(const Segment& seg, SeqNum ack) {
   if (probe_out_ && ack >= tlp_end_) probe_out_ = false;  // the probe's episode is over
   // The flight as this ACK found it: the window grows only when it was in use.
   uint32_t in_flight = static_cast<uint32_t>(snd_max_ - snd_una_) + acked;
+  if (in_loss_ && ack >= recover_) in_loss_ = false;  // the flight of the timeout is all acknowledged
   if (in_recovery_ && ack >= recover_) {  // RFC 6582: a full ACK ends recovery
     in_recovery_ = false;
     cc_->OnRecoveryExit(stack_.now());
@@ -383,8 +384,11 @@ bool TcpEndpoint::OnNewAckLocked(const Segment& seg, SeqNum ack) {
     RetransmitFirstLocked();
   } else {
     cc_->OnAck(acked, rtt, in_flight, stack_.now());
-    // RFC 6675 5 (2): the scoreboard may show loss before three duplicate ACKs do.
-    if (sack_ok_ && snd_una_ != snd_max_ && scoreboard_.IsLost(snd_una_.value(), mss_)) EnterRecoveryLocked();
+    // RFC 6675 5 (2): the scoreboard may show loss before three duplicate ACKs do. Not for the
+    // loss a timeout is already repairing: going back re-sends the holes, and fast recovery's pipe
+    // would count the flight above the highest SACK block as in flight and stall the sender.
+    if (!in_loss_ && sack_ok_ && snd_una_ != snd_max_ && scoreboard_.IsLost(snd_una_.value(), mss_))
+      EnterRecoveryLocked();
   }
   dupacks_ = 0;
   if (snd_una_ == snd_max_) rto_at_ = kNever;
@@ -414,7 +418,7 @@ bool TcpEndpoint::OnNewAckLocked(const Segment& seg, SeqNum ack) {
 void TcpEndpoint::OnDuplicateAckLocked() {
   ++dupacks_;
   bool lost = dupacks_ >= 3 || (sack_ok_ && scoreboard_.IsLost(snd_una_.value(), mss_));
-  if (!in_recovery_ && lost) {
+  if (!in_recovery_ && !in_loss_ && lost) {  // RFC 6582 4.1: not for the timeout's own loss
     EnterRecoveryLocked();
   } else if (in_recovery_ && sack_ok_) {
     SackRetransmitLocked();

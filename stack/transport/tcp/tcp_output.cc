@@ -120,20 +120,28 @@ void TcpEndpoint::OutputLocked() {
                        state_ == State::kFinWait1 || state_ == State::kClosing || state_ == State::kLastAck;
   // What counts against cwnd: in SACK recovery the pipe (RFC 6675 NextSeg rule 3: new data goes
   // out while pipe < cwnd), otherwise everything in flight.
+  // Going back after a timeout, what the peer SACKs since is not in flight.
   uint32_t cwnd_used = in_recovery_ && sack_ok_
                            ? scoreboard_.Pipe(snd_una_.value(), snd_max_.value(), Max(high_rxt_, snd_una_).value(), mss_)
-                           : static_cast<uint32_t>(snd_nxt_ - snd_una_);
+                           : static_cast<uint32_t>(snd_nxt_ - snd_una_) -
+                                 (in_loss_ ? scoreboard_.SackedIn(snd_una_.value(), snd_nxt_.value()) : 0);
   // Limited transmit (RFC 3042): each of the first two duplicate ACKs lets one new segment out, so
   // that a small window still brings the third.
   uint32_t cwnd = cc_->cwnd() + (in_recovery_ ? 0 : std::min(dupacks_, 2) * mss_) + probe_allowance_;
   while (sending_state) {
+    // Going back after a timeout (Linux's Loss state): skip what the peer has SACKed since.
+    uint32_t sacked_ahead = mss_;
+    if (in_loss_ && snd_nxt_ < snd_max_) {
+      snd_nxt_ = Min(SeqNum(scoreboard_.SkipSacked(snd_nxt_.value())), snd_max_);
+      sacked_ahead = scoreboard_.UnsackedRun(snd_nxt_.value(), mss_);
+    }
     SeqNum data_end = DataEnd();
     uint32_t avail = snd_nxt_ < data_end ? static_cast<uint32_t>(data_end - snd_nxt_) : 0;
     uint32_t in_flight = static_cast<uint32_t>(snd_nxt_ - snd_una_);
     int64_t wnd_room = int64_t{snd_wnd_} - in_flight;
     int64_t cwnd_room = int64_t{cwnd} - cwnd_used;
     uint32_t room = static_cast<uint32_t>(std::max<int64_t>(0, std::min(wnd_room, cwnd_room)));
-    uint32_t len = std::min({avail, mss_, room});
+    uint32_t len = std::min({avail, sacked_ahead, room});
     // Sender silly-window avoidance (RFC 9293 3.8.6.2.1): while ACKs are due, a window with room
     // for less than the segment we have waits for them rather than splitting off a sliver.
     if (len < std::min(avail, mss_) && in_flight > 0) len = 0;

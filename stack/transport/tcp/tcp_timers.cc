@@ -122,6 +122,8 @@ void TcpEndpoint::OnRetransmitTimeoutLocked() {
   // RFC 5681 3.1 and 6298 5.4-5.6: collapse the window, back off, resend from the first hole.
   cc_->OnRetransmitTimeout(static_cast<uint32_t>(snd_max_ - snd_una_), stack_.now());
   in_recovery_ = false;
+  in_loss_ = true;
+  recover_ = snd_max_;
   probe_out_ = false;
   scoreboard_.Reset(snd_una_.value());  // RFC 6675 5.1: start over from the cumulative ACK
   dupacks_ = 0;
