@@ -29,6 +29,7 @@ void CollectCounters(const StackStats& s, std::vector<Counter>& out) {
   L("LinkRxFrames", link.rx_frames); L("LinkRxBytes", link.rx_bytes);
   L("LinkTxFrames", link.tx_frames); L("LinkTxBytes", link.tx_bytes);
   L("LinkRxDropped", link.rx_dropped); L("LinkTxDropped", link.tx_dropped);
+  L("LinkTapQueueDrops", link.tap_queue_drops);
   L("LinkRxBatches", link.rx_batches); L("LinkTxBatches", link.tx_batches);
   L("LinkUnknownEtherType", link.unknown_ethertype); L("LinkNotForUs", link.not_for_us);
   L("FaultTxDropped", fault.tx_dropped); L("FaultRxDropped", fault.rx_dropped);
@@ -69,7 +70,7 @@ void CollectCounters(const StackStats& s, std::vector<Counter>& out) {
   L("TcpExtTCPSlowStartRetrans", tcp.slow_start_retrans);
   L("TcpExtTCPTimeouts", tcp.timeouts); L("TcpExtTCPChallengeACK", tcp.challenge_acks);
   L("TcpExtPAWSEstab", tcp.paws_rejected); L("TcpExtTCPOFOQueue", tcp.ofo_queue);
-  L("TcpExtTCPOFODrop", tcp.ofo_drops); L("TcpExtTCPWinProbe", tcp.zero_window_probes);
+  L("TcpExtTCPOFODrop", tcp.ofo_drops); L("TcpExtOfoPruned", tcp.ofo_pruned); L("TcpExtTCPWinProbe", tcp.zero_window_probes);
   L("TcpExtTCPKeepAlive", tcp.keepalive_probes); L("TcpExtSyncookiesSent", tcp.syncookies_sent);
   L("TcpExtSyncookiesRecv", tcp.syncookies_recv); L("TcpExtSyncookiesFailed", tcp.syncookies_failed);
   L("TcpExtTCPAbortOnClose", tcp.abort_on_close); L("TcpExtTCPAbortOnData", tcp.abort_on_data);
@@ -96,7 +97,7 @@ void DumpStats(Runtime& rt) {
   std::string text;
   {
     MutexLock lock(rt.stack().mu());
-    text = "tapsock counters (pid " + std::to_string(getpid()) + "):\n" + FormatStats(rt.stack().stats());
+    text = "tapsock counters (pid " + std::to_string(getpid()) + "):\n" + FormatStats(rt.stack().ShownStatsLocked());
   }
   (void)sys::WriteAll(2, text.data(), text.size());
 }

@@ -31,6 +31,7 @@ class Nic {
   int index() const { return index_; }
   const std::string& name() const { return name_; }
   LinkEndpoint& link() { return *link_; }
+  const LinkEndpoint& link() const { return *link_; }
   bool loopback() const { return loopback_; }
   uint32_t mtu() const { return link_->Mtu(); }
   MacAddr mac() const { return link_->LinkAddress(); }

@@ -8,6 +8,7 @@
 
 #include "stack/base/clock.h"
 #include "stack/buffer/packet_buffer.h"
+#include "stack/stats.h"
 #include "stack/wire/address.h"
 
 namespace tapsock {
@@ -41,6 +42,9 @@ class LinkEndpoint {
   // the stack folds this deadline into its next one and calls RunTimersLocked when it passes.
   virtual Instant NextDeadlineLocked() const { return kNever; }
   virtual void RunTimersLocked(Instant now) { (void)now; }
+  // Adds what the kernel counts for this device on our behalf (a TAP's queue overflowing while
+  // the loop thread did not run) to `stats`. Read only when counters are shown, never per frame.
+  virtual void AddKernelCounters(LinkStats& stats) const { (void)stats; }
 };
 
 // Points up from an endpoint to whoever waits on it (the shim's placeholder fd, a test).

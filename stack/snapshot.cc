@@ -30,7 +30,7 @@ const char* SsStateName(tcp::State s) {
 StackSnapshot TakeSnapshotLocked(Stack& stack) {
   StackSnapshot snap;
   snap.now = stack.now();
-  snap.stats = stack.stats();
+  snap.stats = stack.ShownStatsLocked();
   for (const auto& nic : stack.nics()) {
     NicSnapshot n;
     n.index = nic->index();

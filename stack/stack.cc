@@ -172,4 +172,10 @@ void Stack::RunTimersLocked() {
   tcp_.RunTimersLocked();
 }
 
+StackStats Stack::ShownStatsLocked() const {
+  StackStats shown = stats_;
+  for (const auto& nic : nics_) nic->link().AddKernelCounters(shown.link);
+  return shown;
+}
+
 }  // namespace tapsock

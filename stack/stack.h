@@ -94,6 +94,8 @@ class Stack : public NetworkDispatcher {
 
   PacketPool& pool() { return pool_; }
   StackStats& stats() { return stats_; }
+  // The counters as a user sees them: ours plus what the kernel counted for our devices.
+  StackStats ShownStatsLocked() const;
   Random& random() { return random_; }
   Ipv4Protocol& ipv4() { return ipv4_; }
   ArpProtocol& arp() { return arp_; }

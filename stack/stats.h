@@ -13,6 +13,10 @@ struct LinkStats {
   uint64_t tx_dropped = 0;       // no buffer or ring full
   uint64_t rx_batches = 0, tx_batches = 0;  // loop passes that received frames / submits that sent some
   uint64_t unknown_ethertype = 0, not_for_us = 0;
+  // Frames the kernel dropped because the TAP's queue (txqueuelen) was full: the receive side did
+  // not read fast enough. The kernel's count (the TAP's TX dropped) since we attached, read when
+  // counters are shown.
+  uint64_t tap_queue_drops = 0;
 };
 
 struct ArpStats {
@@ -51,6 +55,7 @@ struct TcpStats {
            syncookies_failed = 0;
   uint64_t loss_probes = 0, lost_retransmits = 0, fast_retrans = 0, timeouts = 0, sack_recoveries = 0, challenge_acks = 0, paws_rejected = 0;
   uint64_t ofo_queue = 0, ofo_drops = 0, zero_window_probes = 0, keepalive_probes = 0;
+  uint64_t ofo_pruned = 0;  // out-of-order segments dropped to make room for earlier ones (OfoPruned)
   uint64_t in_rsts = 0;             // segments with RST that passed the checksum (gVisor's ResetsReceived)
   uint64_t reno_recoveries = 0;     // fast recoveries without SACK (TcpExtTCPRenoRecovery)
   uint64_t slow_start_retrans = 0;  // go-back-N resends after a timeout (TcpExtTCPSlowStartRetrans)

@@ -18,6 +18,7 @@ inline int Ioctl(int fd, unsigned long req, void* arg) { return static_cast<int>
 inline int Socket(int domain, int type, int proto) { return static_cast<int>(syscall(SYS_socket, domain, type, proto)); }
 inline int Fcntl(int fd, int cmd, long arg) { return static_cast<int>(syscall(SYS_fcntl, fd, cmd, arg)); }
 inline ssize_t Write(int fd, const void* buf, size_t n) { return syscall(SYS_write, fd, buf, n); }
+inline ssize_t Read(int fd, void* buf, size_t n) { return syscall(SYS_read, fd, buf, n); }
 // All of `data`, retrying short writes and EINTR; false on an error. Async-signal-safe (the crash
 // report uses it) and never through libc's interposed write().
 inline bool WriteAll(int fd, const void* data, size_t size) {

@@ -33,6 +33,7 @@ class CaptureLink : public LinkEndpoint, public NetworkDispatcher {
   // A device below that holds frames (fault injection) keeps its timers through the capture.
   Instant NextDeadlineLocked() const override { return lower_->NextDeadlineLocked(); }
   void RunTimersLocked(Instant now) override { lower_->RunTimersLocked(now); }
+  void AddKernelCounters(LinkStats& stats) const override { lower_->AddKernelCounters(stats); }
   void DeliverFrameLocked(Nic& nic, PacketBuffer* frame) override {
     writer_->Record(frame->bytes(), frame->rx_realtime_ns ? frame->rx_realtime_ns : RealtimeNanos());
     upper_->DeliverFrameLocked(nic, frame);

@@ -66,6 +66,7 @@ class FaultLink : public LinkEndpoint, public NetworkDispatcher {
   void AttachLocked(NetworkDispatcher* d, Nic* nic) override;
   void WritePacketLocked(PacketBuffer* frame) override;
   void FlushLocked() override { lower_->FlushLocked(); }
+  void AddKernelCounters(LinkStats& stats) const override { lower_->AddKernelCounters(stats); }
   Instant NextDeadlineLocked() const override;
   void RunTimersLocked(Instant now) override;
   void DeliverFrameLocked(Nic& nic, PacketBuffer* frame) override;

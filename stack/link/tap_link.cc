@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "stack/base/sys.h"
@@ -60,20 +61,50 @@ std::unique_ptr<TapLink> TapLink::Open(const Config& config, Stack& stack, std::
     if (errno == EBUSY) *error += " (another process holds it)";
     return nullptr;
   }
-  link->mtu_ = config.mtu;
-  if (link->mtu_ == 0) {
-    int s = sys::Socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    ifreq q{};
-    std::memcpy(q.ifr_name, config.name.c_str(), config.name.size());
-    link->mtu_ = (s >= 0 && sys::Ioctl(s, SIOCGIFMTU, &q) == 0) ? static_cast<uint32_t>(q.ifr_mtu) : 1500;
-    if (s >= 0) sys::Close(s);
-  }
   link->mac_ = config.mac;
   link->name_ = config.name;
   link->report_ = config.report;
+  link->mtu_ = config.mtu;
+  link->ConfigureDevice();
+  link->tap_drops_at_attach_ = link->ReadTapDrops();
   if (!link->InitRing(config.fd_floor, error)) return nullptr;
   link->InitRxMode();
   return link;
+}
+
+void TapLink::ConfigureDevice() {
+  int s = sys::Socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ifreq q{};
+  std::memcpy(q.ifr_name, name_.c_str(), name_.size());
+  if (mtu_ == 0) mtu_ = (s >= 0 && sys::Ioctl(s, SIOCGIFMTU, &q) == 0) ? static_cast<uint32_t>(q.ifr_mtu) : 1500;
+  // While the loop thread is not running, frames wait in the TAP's own queue, txqueuelen frames
+  // long (1000 by default); the kernel drops what does not fit. Make room for a full receive
+  // window of frames where we may (CAP_NET_ADMIN); the counters show the drops either way.
+  if (s >= 0 && sys::Ioctl(s, SIOCGIFTXQLEN, &q) == 0 && q.ifr_qlen < static_cast<int>(kTapQueueLen)) {
+    const int was = q.ifr_qlen;
+    q.ifr_qlen = kTapQueueLen;
+    if (report_ && sys::Ioctl(s, SIOCSIFTXQLEN, &q) == 0) {
+      report_("TAP " + name_ + ": queue length raised from " + std::to_string(was) + " to " +
+              std::to_string(kTapQueueLen) + " frames");
+    }
+  }
+  if (s >= 0) sys::Close(s);
+}
+
+uint64_t TapLink::ReadTapDrops() const {
+  // The TAP's TX is what the kernel sends to us; its TX dropped is our queue overflowing.
+  std::string path = "/sys/class/net/" + name_ + "/statistics/tx_dropped";
+  int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd < 0) return 0;
+  char text[32] = {};
+  ssize_t n = sys::Read(fd, text, sizeof text - 1);
+  sys::Close(fd);
+  return n > 0 ? std::strtoull(text, nullptr, 10) : 0;
+}
+
+void TapLink::AddKernelCounters(LinkStats& stats) const {
+  uint64_t now = ReadTapDrops();
+  if (now > tap_drops_at_attach_) stats.tap_queue_drops += now - tap_drops_at_attach_;
 }
 
 bool TapLink::InitRing(int fd_floor, std::string* error) {

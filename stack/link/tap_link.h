@@ -54,6 +54,8 @@ class TapLink : public LinkEndpoint, public TimerObserver {
   static constexpr unsigned kRxDepth = 64;  // receive buffers the kernel holds (a power of two)
   static constexpr unsigned kTxDepth = 1024;  // frames in flight before a full queue drops
   static constexpr uint32_t kRxHeadroom = 64;  // lets a reply be built in the request's buffer
+  // The TAP queue length Open asks for: a full 6 MiB receive window of 1500-byte frames.
+  static constexpr unsigned kTapQueueLen = 4096;
 
   // Attaches to an existing TAP device; on failure returns nullptr and explains in *error.
   static std::unique_ptr<TapLink> Open(const Config& config, Stack& stack, std::string* error);
@@ -68,6 +70,7 @@ class TapLink : public LinkEndpoint, public TimerObserver {
   void WritePacketLocked(PacketBuffer* frame) override;
   void FlushLocked() override;
   bool OnDeadlineChangedLocked(Instant deadline) override;
+  void AddKernelCounters(LinkStats& stats) const override;
 
   // The loop thread's body: returns when Stop() is called.
   void RunLoop();
@@ -85,6 +88,10 @@ class TapLink : public LinkEndpoint, public TimerObserver {
   enum Op : uint32_t { kRead = 1, kWrite = 2, kWake = 3, kReadMultishot = 4 };
   TapLink(Stack& stack) : stack_(stack) {}
   bool InitRing(int fd_floor, std::string* error);
+  // Reads the MTU if none was given, and raises the TAP's queue length to kTapQueueLen if allowed.
+  void ConfigureDevice();
+  // The kernel's count of frames it dropped at the TAP's full queue (sysfs).
+  uint64_t ReadTapDrops() const;
   // Registers the provided-buffer ring if the kernel has the multishot read; otherwise chooses
   // the linked reads. Either way says which through config.report.
   void InitRxMode();
@@ -107,6 +114,7 @@ class TapLink : public LinkEndpoint, public TimerObserver {
   io_uring ring_{};
   bool ring_ok_ = false;
   uint32_t mtu_ = 1500;
+  uint64_t tap_drops_at_attach_ = 0;
   MacAddr mac_;
   NetworkDispatcher* dispatcher_ = nullptr;
   Nic* nic_ = nullptr;

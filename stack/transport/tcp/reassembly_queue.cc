@@ -122,11 +122,12 @@ bool ReassemblyQueue::Insert(uint32_t seq, PacketBuffer* p) {
     return true;
   }
 
-  // Check the bounds before changing anything, so a refusal leaves the queue as it was.
+  // Make room before changing [i, k), so a refusal leaves those nodes as they were. Pruning only
+  // takes nodes wholly after `end`, which all lie at k or beyond.
   const bool into_prev = i > 0 && nodes_[i - 1].end() == seq && CanAppend(nodes_[i - 1], len);
-  const size_t segments_after = nodes_.size() - (k - i) + (into_prev ? 0 : 1);
-  const size_t bytes_after = bytes_ - freed + (into_prev ? 0 : TrueSize(p));
-  if (segments_after > kMaxSegments || bytes_after > max_bytes_) {
+  const int64_t more_nodes = (into_prev ? 0 : 1) - static_cast<int64_t>(k - i);
+  const int64_t more_bytes = static_cast<int64_t>(into_prev ? 0 : TrueSize(p)) - static_cast<int64_t>(freed);
+  if (!MakeRoomAbove(end, more_nodes, more_bytes)) {
     pool_.Free(p);
     return false;
   }
@@ -169,6 +170,21 @@ bool ReassemblyQueue::Insert(uint32_t seq, PacketBuffer* p) {
   }
   NoteRecent(at);
   return true;
+}
+
+bool ReassemblyQueue::MakeRoomAbove(uint32_t end, int64_t more_nodes, int64_t more_bytes) {
+  auto over = [&] {
+    return static_cast<int64_t>(nodes_.size()) + more_nodes > static_cast<int64_t>(kMaxSegments) ||
+           static_cast<int64_t>(bytes_) + more_bytes > static_cast<int64_t>(max_bytes_);
+  };
+  while (over()) {
+    if (nodes_.empty() || Before(nodes_.back().seq, end)) return false;
+    bytes_ -= TrueSize(nodes_.back().buf);
+    pool_.Free(nodes_.back().buf);
+    nodes_.pop_back();
+    ++pruned_;
+  }
+  return true;  // recent-arrival entries may now name dropped data: SackBlocks skips those
 }
 
 void ReassemblyQueue::NoteRecent(size_t at) {

@@ -13,6 +13,13 @@
 // landing right after a small neighbour is copied into that neighbour's tailroom instead of taking
 // a node of its own. Inserting is a binary search plus one memmove of 16-byte nodes.
 //
+// When a segment does not fit, the queue makes room by dropping what it holds furthest from
+// rcv_nxt, as Linux's tcp_prune_ofo_queue does: a segment that fills an earlier hole is worth more
+// than one the reader needs later, and a queue full of late data must never turn away the
+// retransmissions that would let it drain (that was one half of a stall between two stacks). The
+// peer's SACK for the dropped data is reneged (RFC 2018 8): its sender keeps the data until the
+// cumulative ACK covers it.
+//
 // Overlaps keep the bytes that arrived first (as Linux does for most overlaps, and as IDS evasion
 // through conflicting retransmissions demands): a new segment only fills holes.
 //
@@ -33,8 +40,8 @@ namespace tapsock::tcp {
 
 class ReassemblyQueue {
  public:
-  // Bounds the node count whatever max_bytes allows.
-  static constexpr size_t kMaxSegments = 1024;
+  // Bounds the node count whatever max_bytes allows: room for a full 6 MiB window of 2 KiB buffers.
+  static constexpr size_t kMaxSegments = 4096;
   // Segments up to this size are copied into a neighbour's tailroom rather than queued on their
   // own; bounded so that the copying an Insert does stays small.
   static constexpr uint32_t kCoalesceMax = 512;
@@ -49,9 +56,13 @@ class ReassemblyQueue {
 
   // Consumes `payload`: the segment's data bytes only (head at the first data byte), starting at
   // `seq`. Bytes already queued are trimmed off (the old ones are kept) and a segment that brings
-  // nothing new is freed. Returns true when [seq, seq + len) is now held; false when it was freed
-  // because of the memory or node bound, or because it lies 2^30 or more from what is queued.
+  // nothing new is freed. When the bounds leave no room, queued segments that lie wholly above it
+  // are dropped, highest first, until it fits (each counted in pruned()). Returns true when
+  // [seq, seq + len) is now held; false when it was freed because even that left no room, or
+  // because it lies 2^30 or more from what is queued.
   bool Insert(uint32_t seq, PacketBuffer* payload);
+  // Segments dropped to make room for earlier ones, since the queue was made (TcpExtOfoPruned).
+  uint64_t pruned() const { return pruned_; }
 
   // Moves every segment that starts at or before rcv_nxt onto `out` (appending), pulling off the
   // bytes before rcv_nxt, and frees those wholly before it. Returns the new rcv_nxt.
@@ -89,6 +100,10 @@ class ReassemblyQueue {
   bool CanAppend(const Node& to, uint32_t len) const;
   void Append(Node& to, const PacketBuffer* from, uint32_t len);
   void NoteRecent(size_t at);
+  // Drops nodes from the top, while they lie wholly at or after `end`, until the bounds hold with
+  // `more_nodes` nodes and `more_bytes` of capacity added (either may be negative). False when
+  // they cannot be made to hold.
+  bool MakeRoomAbove(uint32_t end, int64_t more_nodes, int64_t more_bytes);
 
   PacketPool& pool_;
   const size_t max_bytes_;
@@ -96,6 +111,7 @@ class ReassemblyQueue {
   std::vector<Node> nodes_;              // sorted by seq; reserved on first use, never shrunk
   uint32_t recent_[kRecentRanges] = {};  // seqs of recent arrivals, newest first, distinct ranges
   size_t recent_count_ = 0;
+  uint64_t pruned_ = 0;
 };
 
 }  // namespace tapsock::tcp

@@ -259,7 +259,7 @@ Result<size_t> TcpEndpoint::RecvLocked(std::span<const iovec> iov, bool peek) {
   ConsumeReceivedLocked(copied);
   // Window update (RFC 9293 3.8.6.2.2, receiver-side SWS avoidance): once the window has opened
   // by min(a segment, half the buffer).
-  uint32_t step = std::min<uint32_t>(adv_mss_, static_cast<uint32_t>(RcvLimit() / 2));
+  uint32_t step = std::min<uint32_t>(adv_mss_, static_cast<uint32_t>(RcvSpace() / 2));
   if (IsSynchronized(state_) && RecvWindowLocked() >= before + std::max<uint32_t>(step, 1)) SendAckLocked();
   NotifyLocked();
   return copied;
@@ -388,7 +388,7 @@ size_t TcpEndpoint::UnsentBytesLocked() const {
   return snd_buf_.size() > in_flight ? snd_buf_.size() - in_flight : 0;
 }
 
-uint32_t TcpEndpoint::rcv_space() const { return static_cast<uint32_t>(RcvLimit() - std::min(RcvLimit(), rcv_bytes_)); }
+uint32_t TcpEndpoint::rcv_space() const { return static_cast<uint32_t>(RcvSpace() - std::min(RcvSpace(), rcv_bytes_)); }
 
 TcpInfo TcpEndpoint::InfoLocked() const {
   TcpInfo i;

@@ -270,6 +270,11 @@ class TcpEndpoint {
   bool connect_pending_ = false;
   size_t SndLimit() const { return topts_.sndbuf_locked ? opts_.sndbuf : kMaxAutoSndBuf; }
   size_t RcvLimit() const { return topts_.rcvbuf_locked ? opts_.rcvbuf : kMaxAutoRcvBuf; }
+  // The payload the receive buffer holds when full: RcvLimit() counts buffer capacity (Linux's
+  // truesize), so the window offers that times the payload share of the buffers that arrive
+  // (tcp_win_from_space with the measured scaling_ratio), never more than the queues can keep.
+  size_t RcvSpace() const { return RcvLimit() * rcv_ratio_ >> 8; }
+  size_t TrueToPayload(size_t truesize) const { return truesize * rcv_ratio_ >> 8; }
 
   // Addressing (IPv4 view; AF_INET6 sockets see v4-mapped forms).
   IpAddr local_addr_;
@@ -305,6 +310,9 @@ class TcpEndpoint {
   // Receive sequence space.
   SeqNum irs_, rcv_nxt_, rcv_adv_;  // rcv_adv: right edge of the window last advertised
   uint8_t rcv_wscale_ = 0;
+  // Payload per buffer capacity, in 1/256ths, of the last full-sized segment received (Linux's
+  // scaling_ratio, which starts at one half).
+  uint32_t rcv_ratio_ = 128;
   PacketQueue rcv_queue_;  // in-order payload, oldest first
   size_t rcv_bytes_ = 0;
   size_t rcv_front_consumed_ = 0;  // bytes already read from rcv_queue_.front()

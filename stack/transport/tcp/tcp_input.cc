@@ -450,6 +450,9 @@ void TcpEndpoint::ProcessDataLocked(Segment& seg) {
     p->Pull(old);
     seq = rcv_nxt_;
   }
+  // Linux's tcp_measure_rcv_mss: a full-sized segment tells what share of a buffer is payload.
+  if (p->len >= adv_mss_ / 2u && p->capacity > 0)
+    rcv_ratio_ = std::clamp<uint32_t>(static_cast<uint32_t>((uint64_t{p->len} << 8) / p->capacity), 1, 256);
   uint32_t room = static_cast<uint32_t>(std::max<int32_t>(0, (rcv_adv_ - seq)));
   if (p->len > room) p->Trim(room);  // beyond the window we offered
   if (p->len == 0) {
@@ -459,7 +462,9 @@ void TcpEndpoint::ProcessDataLocked(Segment& seg) {
   }
   if (seq != rcv_nxt_) {  // out of order: keep it, and ACK at once so the sender sees the hole
     stack_.stats().tcp.ofo_queue++;
+    const uint64_t pruned = ooo_->pruned();
     if (!ooo_->Insert(seq.value(), p)) stack_.stats().tcp.ofo_drops++;
+    stack_.stats().tcp.ofo_pruned += ooo_->pruned() - pruned;
     ScheduleAckLocked(true);
     return;
   }

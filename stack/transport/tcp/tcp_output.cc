@@ -15,14 +15,14 @@ constexpr Instant kDelayedAck = 40 * kMillisecond;  // Linux's TCP_DELACK_MIN
 }
 
 uint32_t TcpEndpoint::RecvWindowLocked() {
-  size_t held = rcv_bytes_ + (ooo_ ? ooo_->bytes() : 0);
-  size_t free = RcvLimit() > held ? RcvLimit() - held : 0;
+  size_t held = rcv_bytes_ + (ooo_ ? TrueToPayload(ooo_->bytes()) : 0);
+  size_t free = RcvSpace() > held ? RcvSpace() - held : 0;
   uint32_t wnd = static_cast<uint32_t>(std::min<size_t>(free, size_t{65535} << rcv_wscale_));
   wnd &= ~((1u << rcv_wscale_) - 1);  // what the scaled field can say
   // Receiver silly-window avoidance (RFC 9293 3.8.6.2.2, Linux's __tcp_select_window): no new
   // window smaller than a segment while the buffer is more than half full, or a slow reader
   // would have the sender trickle slivers.
-  if (wnd < std::min<uint32_t>(adv_mss_, static_cast<uint32_t>(RcvLimit() / 2))) wnd = 0;
+  if (wnd < std::min<uint32_t>(adv_mss_, static_cast<uint32_t>(RcvSpace() / 2))) wnd = 0;
   // Never move the right edge back (RFC 9293 3.8.6). What is left of the last offer need not be
   // a multiple of the scale unit: round it up, or the scaled field would pull the edge back by up
   // to a unit and the peer's bytes up to the old edge would be dropped (Linux's tcp_select_window).

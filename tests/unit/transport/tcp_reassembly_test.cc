@@ -236,6 +236,27 @@ TEST_F(ReassemblyTest, MemoryBoundRefusesAndKeepsTheQueueIntact) {
   EXPECT_EQ(q.segments(), 4u);
 }
 
+// Linux's tcp_prune_ofo_queue: a segment that fills an earlier hole takes the place of the
+// highest queued data rather than being refused; one above everything queued is still refused.
+TEST_F(ReassemblyTest, MemoryBoundPrunesTheHighestForAnEarlierSegment) {
+  ReassemblyQueue q(pool_, 4 * PacketPool::kSmall);
+  for (uint32_t k = 0; k < 4; ++k) ASSERT_TRUE(q.Insert(2000 * (k + 2), Seg(2000 * (k + 2), 1000)));
+  EXPECT_FALSE(q.Insert(20000, Seg(20000, 1000))) << "nothing above it to give way";
+  EXPECT_TRUE(q.Insert(2000, Seg(2000, 1000)));
+  EXPECT_EQ(q.pruned(), 1u);
+  EXPECT_EQ(q.segments(), 4u);
+  EXPECT_EQ(pool_.in_use(), 4u);
+  std::vector<Block> held(8);
+  held.resize(q.SackBlocks(held.data(), held.size()));
+  std::sort(held.begin(), held.end());
+  EXPECT_EQ(held, (std::vector<Block>{{2000, 3000}, {4000, 5000}, {6000, 7000}, {8000, 9000}}));
+  uint32_t rcv_nxt = 1000;
+  ASSERT_TRUE(q.Insert(1000, Seg(1000, 1000)));
+  EXPECT_EQ(q.pruned(), 2u) << "even the segment at rcv_nxt, if the caller queues it here";
+  EXPECT_EQ(Drain(q, &rcv_nxt), Stream(1000, 2000));
+  EXPECT_EQ(rcv_nxt, 3000u);
+}
+
 // SegmentSmack: a flood of 1-byte segments at alternating offsets, none of them adjacent, so none
 // coalesce. The queue stays within its node bound and each Insert stays cheap.
 TEST_F(ReassemblyTest, TinySegmentFloodIsBounded) {
