@@ -34,6 +34,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "stack/base/user_copy.h"
 #include "stack/base/sys.h"
 
 namespace tapsock::crash {
@@ -162,6 +163,12 @@ void Handler(int sig, siginfo_t* info, void* ucontext) {
   const bool sent_by_kill = info->si_code <= 0 && !(sig == SIGABRT && info->si_pid == getpid());
   if (previous.sa_handler == SIG_IGN && sent_by_kill) {
     errno = saved_errno;  // the program ignores this signal; keep ignoring it
+    return;
+  }
+  // A copy from or to the program's memory hit a bad page: the copy returns short, and the call
+  // fails with EFAULT as Linux's does (stack/base/user_copy.h). No other fault is recovered.
+  if ((sig == SIGSEGV || sig == SIGBUS) && !sent_by_kill && RecoverUserCopyFault(ucontext)) {
+    errno = saved_errno;
     return;
   }
 

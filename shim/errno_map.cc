@@ -35,6 +35,7 @@ int ToErrno(Error e) {
     case Error::kTimedOut: return ETIMEDOUT;
     case Error::kConnectionAborted: return ECONNABORTED;
     case Error::kNotFound: return ENOENT;
+    case Error::kBadAddress: return EFAULT;
   }
   return EINVAL;
 }

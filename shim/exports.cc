@@ -14,6 +14,7 @@
 #include "shim/exit.h"
 #include "shim/fd_table.h"
 #include "shim/libc.h"
+#include "shim/process.h"
 
 using namespace tapsock::shim;  // NOLINT: this file only forwards
 
@@ -26,12 +27,20 @@ bool g_disabled = false;
 
 __attribute__((constructor)) void TapsockLoad() {
   tapsock::shim::internal::ResolveLibc();
+  process::Init();
   g_disabled = DisabledByEnvironment();
   if (!g_disabled) RegisterExitHandler();
 }
 
 bool IsStackFamily(int domain) { return !g_disabled && (domain == AF_INET || domain == AF_INET6); }
 bool Ours(int fd) { return !g_disabled && FdTable::Get().IsSocket(fd); }
+
+// The one question on the hot path, then the one exception to its answer: in a fork() child a
+// stack socket's call is refused, since the child's copy of the stack must not run (process.h).
+// A macro because only the chosen branch may be evaluated.
+#define TS_DISPATCH(fd, ours, kernel)                                                     \
+  (!Ours(fd) ? (kernel)                                                                   \
+   : __builtin_expect(process::InForkChild(), 0) ? process::RefuseInherited(fd) : (ours))
 
 timespec MsToTimespec(int ms) { return {ms / 1000, (ms % 1000) * 1'000'000L}; }
 
@@ -49,36 +58,36 @@ TS_EXPORT int socketpair(int domain, int type, int protocol, int sv[2]) noexcept
 }
 
 TS_EXPORT int bind(int fd, const sockaddr* a, socklen_t l) noexcept {
-  return Ours(fd) ? Bind(fd, a, l) : Real().bind(fd, a, l);
+  return TS_DISPATCH(fd, Bind(fd, a, l), Real().bind(fd, a, l));
 }
 TS_EXPORT int connect(int fd, const sockaddr* a, socklen_t l) noexcept {
-  return Ours(fd) ? Connect(fd, a, l) : Real().connect(fd, a, l);
+  return TS_DISPATCH(fd, Connect(fd, a, l), Real().connect(fd, a, l));
 }
 TS_EXPORT int listen(int fd, int backlog) noexcept {
-  return Ours(fd) ? Listen(fd, backlog) : Real().listen(fd, backlog);
+  return TS_DISPATCH(fd, Listen(fd, backlog), Real().listen(fd, backlog));
 }
 TS_EXPORT int accept(int fd, sockaddr* a, socklen_t* l) noexcept {
   if (g_disabled) return Real().accept(fd, a, l);
-  return Ours(fd) ? Accept(fd, a, l, 0) : AfterFdCreated(Real().accept(fd, a, l));
+  return TS_DISPATCH(fd, Accept(fd, a, l, 0), AfterFdCreated(Real().accept(fd, a, l)));
 }
 TS_EXPORT int accept4(int fd, sockaddr* a, socklen_t* l, int flags) noexcept {
   if (g_disabled) return Real().accept4(fd, a, l, flags);
-  return Accept(fd, a, l, flags);
+  return TS_DISPATCH(fd, Accept(fd, a, l, flags), AfterFdCreated(Real().accept4(fd, a, l, flags)));
 }
 TS_EXPORT int shutdown(int fd, int how) noexcept {
-  return Ours(fd) ? Shutdown(fd, how) : Real().shutdown(fd, how);
+  return TS_DISPATCH(fd, Shutdown(fd, how), Real().shutdown(fd, how));
 }
 TS_EXPORT int getsockname(int fd, sockaddr* a, socklen_t* l) noexcept {
-  return Ours(fd) ? GetSockName(fd, a, l) : Real().getsockname(fd, a, l);
+  return TS_DISPATCH(fd, GetSockName(fd, a, l), Real().getsockname(fd, a, l));
 }
 TS_EXPORT int getpeername(int fd, sockaddr* a, socklen_t* l) noexcept {
-  return Ours(fd) ? GetPeerName(fd, a, l) : Real().getpeername(fd, a, l);
+  return TS_DISPATCH(fd, GetPeerName(fd, a, l), Real().getpeername(fd, a, l));
 }
 TS_EXPORT int getsockopt(int fd, int level, int name, void* v, socklen_t* l) noexcept {
-  return Ours(fd) ? GetSockOpt(fd, level, name, v, l) : Real().getsockopt(fd, level, name, v, l);
+  return TS_DISPATCH(fd, GetSockOpt(fd, level, name, v, l), Real().getsockopt(fd, level, name, v, l));
 }
 TS_EXPORT int setsockopt(int fd, int level, int name, const void* v, socklen_t l) noexcept {
-  return Ours(fd) ? SetSockOpt(fd, level, name, v, l) : Real().setsockopt(fd, level, name, v, l);
+  return TS_DISPATCH(fd, SetSockOpt(fd, level, name, v, l), Real().setsockopt(fd, level, name, v, l));
 }
 
 TS_EXPORT int close(int fd) noexcept { return g_disabled ? Real().close(fd) : Close(fd); }
@@ -116,48 +125,46 @@ TS_EXPORT int ioctl(int fd, unsigned long request, ...) noexcept {
   va_start(ap, request);
   void* arg = va_arg(ap, void*);
   va_end(ap);
-  return Ours(fd) ? Ioctl(fd, request, arg) : Real().ioctl(fd, request, arg);
+  return TS_DISPATCH(fd, Ioctl(fd, request, arg), Real().ioctl(fd, request, arg));
 }
 
 TS_EXPORT ssize_t read(int fd, void* buf, size_t n) noexcept {
-  if (!Ours(fd)) return Real().read(fd, buf, n);
   iovec iov{buf, n};
-  return ReadV(fd, &iov, 1);
+  return TS_DISPATCH(fd, ReadV(fd, &iov, 1), Real().read(fd, buf, n));
 }
 TS_EXPORT ssize_t write(int fd, const void* buf, size_t n) noexcept {
-  if (!Ours(fd)) return Real().write(fd, buf, n);
   iovec iov{const_cast<void*>(buf), n};
-  return WriteV(fd, &iov, 1);
+  return TS_DISPATCH(fd, WriteV(fd, &iov, 1), Real().write(fd, buf, n));
 }
 TS_EXPORT ssize_t readv(int fd, const iovec* iov, int n) noexcept {
-  return Ours(fd) ? ReadV(fd, iov, n) : Real().readv(fd, iov, n);
+  return TS_DISPATCH(fd, ReadV(fd, iov, n), Real().readv(fd, iov, n));
 }
 TS_EXPORT ssize_t writev(int fd, const iovec* iov, int n) noexcept {
-  return Ours(fd) ? WriteV(fd, iov, n) : Real().writev(fd, iov, n);
+  return TS_DISPATCH(fd, WriteV(fd, iov, n), Real().writev(fd, iov, n));
 }
 TS_EXPORT ssize_t send(int fd, const void* buf, size_t n, int flags) noexcept {
-  return Ours(fd) ? SendTo(fd, buf, n, flags, nullptr, 0) : Real().send(fd, buf, n, flags);
+  return TS_DISPATCH(fd, SendTo(fd, buf, n, flags, nullptr, 0), Real().send(fd, buf, n, flags));
 }
 TS_EXPORT ssize_t sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* a, socklen_t l) noexcept {
-  return Ours(fd) ? SendTo(fd, buf, n, flags, a, l) : Real().sendto(fd, buf, n, flags, a, l);
+  return TS_DISPATCH(fd, SendTo(fd, buf, n, flags, a, l), Real().sendto(fd, buf, n, flags, a, l));
 }
 TS_EXPORT ssize_t sendmsg(int fd, const msghdr* m, int flags) noexcept {
-  return Ours(fd) ? SendMsg(fd, m, flags) : Real().sendmsg(fd, m, flags);
+  return TS_DISPATCH(fd, SendMsg(fd, m, flags), Real().sendmsg(fd, m, flags));
 }
 TS_EXPORT int sendmmsg(int fd, mmsghdr* v, unsigned n, int flags) noexcept {
-  return Ours(fd) ? SendMmsg(fd, v, n, flags) : Real().sendmmsg(fd, v, n, flags);
+  return TS_DISPATCH(fd, SendMmsg(fd, v, n, flags), Real().sendmmsg(fd, v, n, flags));
 }
 TS_EXPORT ssize_t recv(int fd, void* buf, size_t n, int flags) noexcept {
-  return Ours(fd) ? RecvFrom(fd, buf, n, flags, nullptr, nullptr) : Real().recv(fd, buf, n, flags);
+  return TS_DISPATCH(fd, RecvFrom(fd, buf, n, flags, nullptr, nullptr), Real().recv(fd, buf, n, flags));
 }
 TS_EXPORT ssize_t recvfrom(int fd, void* buf, size_t n, int flags, sockaddr* a, socklen_t* l) noexcept {
-  return Ours(fd) ? RecvFrom(fd, buf, n, flags, a, l) : Real().recvfrom(fd, buf, n, flags, a, l);
+  return TS_DISPATCH(fd, RecvFrom(fd, buf, n, flags, a, l), Real().recvfrom(fd, buf, n, flags, a, l));
 }
 TS_EXPORT ssize_t recvmsg(int fd, msghdr* m, int flags) noexcept {
-  return Ours(fd) ? RecvMsg(fd, m, flags) : Real().recvmsg(fd, m, flags);
+  return TS_DISPATCH(fd, RecvMsg(fd, m, flags), Real().recvmsg(fd, m, flags));
 }
 TS_EXPORT int recvmmsg(int fd, mmsghdr* v, unsigned n, int flags, timespec* t) noexcept {
-  return Ours(fd) ? RecvMmsg(fd, v, n, flags, t) : Real().recvmmsg(fd, v, n, flags, t);
+  return TS_DISPATCH(fd, RecvMmsg(fd, v, n, flags, t), Real().recvmmsg(fd, v, n, flags, t));
 }
 
 TS_EXPORT int poll(pollfd* fds, nfds_t n, int timeout_ms) noexcept {

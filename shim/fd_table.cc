@@ -3,6 +3,8 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 
+#include "shim/process.h"
+
 namespace tapsock::shim {
 
 FdTable& FdTable::Get() {
@@ -33,6 +35,11 @@ SocketRef FdTable::Acquire(int fd) {
 }
 
 void FdTable::Install(int fd, Socket* s) {
+  // A vfork() child shares our memory but not our fds: its fd numbers are not ours to record.
+  if (process::SharesParentMemory()) {
+    SocketRef dropped(s);
+    return;
+  }
   Socket* old;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -56,6 +63,8 @@ std::vector<std::pair<int, SocketRef>> FdTable::ListSockets() {
 
 SocketRef FdTable::Remove(int fd) {
   if (static_cast<unsigned>(fd) >= size_) return SocketRef();
+  // What a vfork() child closes is closed for it alone; the table is its parent's.
+  if (process::SharesParentMemory()) return SocketRef();
   std::lock_guard<std::mutex> lock(mu_);
   return SocketRef(slots_[fd].exchange(nullptr, std::memory_order_acq_rel));
 }

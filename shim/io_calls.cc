@@ -249,6 +249,11 @@ ssize_t RecvOn(Socket& s, int fd, const iovec* iov, size_t iovcnt, int flags, ms
       s.SyncTokensLocked(fd);
       if (r.ok()) {
         const RecvResult& res = r.value();
+        if (res.eof) {  // __sys_recvfrom: no datagram, no name
+          if (alen && !BadPointer(alen)) *alen = 0;
+          if (msg) msg->msg_namelen = 0, msg->msg_flags = 0, msg->msg_controllen = 0;
+          return 0;
+        }
         if (addr) {  // checked after dequeuing, as Linux does: a bad length loses the datagram
           if (int err = WriteSockaddr(s.domain(), res.meta.src, addr, alen)) return FailWith(err);
         }

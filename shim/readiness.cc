@@ -18,6 +18,7 @@
 #include "shim/errno_map.h"
 #include "shim/fd_table.h"
 #include "shim/libc.h"
+#include "shim/process.h"
 #include "shim/user_memory.h"
 #include "shim/wait.h"
 
@@ -112,6 +113,10 @@ int PPoll(pollfd* fds, nfds_t n, const timespec* timeout, const sigset_t* mask, 
     if (is_ppoll) return Real().ppoll(fds, n, timeout, mask);
     int ms = timeout ? static_cast<int>(timeout->tv_sec * 1000 + timeout->tv_nsec / 1'000'000) : -1;
     return Real().poll(fds, n, ms);
+  }
+  if (process::InForkChild()) {  // the child's copy of the stack must not run (process.h)
+    for (nfds_t i = 0; i < n; ++i)
+      if (table.IsSocket(fds[i].fd)) return process::RefuseInherited(fds[i].fd);
   }
   if (timeout && (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1'000'000'000))
     return FailWith(EINVAL);

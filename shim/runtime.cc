@@ -14,6 +14,7 @@
 #include "shim/crash.h"
 #include "shim/libc.h"
 #include "shim/log.h"
+#include "shim/process.h"
 #include "shim/stats_dump.h"
 #include "stack/base/sys.h"
 
@@ -41,6 +42,7 @@ void AfterForkParent() {
   if (Runtime* rt = Runtime::IfStarted()) rt->stack().mu().Unlock();
 }
 void AfterForkChild() {
+  process::MarkStackInherited();
   if (Runtime* rt = Runtime::IfStarted()) rt->stack().mu().Unlock();
   log::AfterForkChild();
 }

@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "shim/libc.h"
+#include "shim/process.h"
 #include "shim/runtime.h"
 #include "stack/base/sys.h"
 
@@ -91,6 +92,8 @@ Socket* Socket::Create(Runtime& rt, int domain, int type, int protocol, int* fd,
 
 void Socket::Unref() {
   if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  // A fork() child's copy goes unclosed: closing runs the stack, which is the parent's (process.h).
+  if (process::InForkChild()) return;
   {
     MutexLock lock(stack().mu());
     stack().SetNowLocked(MonotonicNow());

@@ -14,6 +14,7 @@
 #include "shim/fd_table.h"
 #include "shim/libc.h"
 #include "shim/log.h"
+#include "shim/process.h"
 #include "shim/runtime.h"
 #include "shim/sockaddr.h"
 #include "shim/user_memory.h"
@@ -64,6 +65,7 @@ int OpenSocket(int domain, int type, int protocol) {
     }
     return fd;
   }
+  if (process::InForkChild()) return process::RefuseInherited(-1);  // the stack is the parent's
   Runtime& rt = Runtime::Get();
   if (!rt.ok()) return FailWith(rt.start_errno());
   int fd;
@@ -184,7 +186,10 @@ int Shutdown(int fd, int how) {
     s->SyncTokensLocked(fd);
     return st.ok() ? 0 : Fail(st.error());
   }
-  // inet_shutdown: an unconnected datagram socket reports ENOTCONN.
+  // inet_shutdown: an unconnected datagram socket reports ENOTCONN, and is shut down all the same
+  // (Linux's "hack to wake up other listeners").
+  s->udp().ShutdownLocked(how);
+  s->SyncTokensLocked(fd);
   return s->udp().connected() ? 0 : FailWith(ENOTCONN);
 }
 

@@ -38,6 +38,7 @@ enum class Error : uint8_t {
   kTimedOut,                // ETIMEDOUT
   kConnectionAborted,       // ECONNABORTED
   kNotFound,                // ENOENT
+  kBadAddress,              // EFAULT: the program's buffer could not be copied (user_copy.h)
 };
 
 // A value or an Error; [[nodiscard]] so a failure can't be dropped silently.

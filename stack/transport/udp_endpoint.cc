@@ -2,9 +2,12 @@
 // (ip4_datagram_connect, __udp_disconnect), the send path down to IPv4, and the receive queue.
 #include "stack/transport/udp_endpoint.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cstring>
 
+#include "stack/base/user_copy.h"
 #include "stack/stack.h"
 #include "stack/wire/udp.h"
 
@@ -21,15 +24,16 @@ DatagramMeta& MetaOf(PacketBuffer* p) { return *reinterpret_cast<DatagramMeta*>(
 // The accounting size of a queued buffer, like Linux's skb truesize.
 size_t TrueSize(const PacketBuffer* p) { return p->capacity + sizeof(PacketBuffer); }
 
-size_t CopyOut(std::span<const iovec> iov, const uint8_t* src, size_t n) {
-  size_t done = 0;
+// Copies the datagram into the program's iovecs; false if part of them could not be written.
+bool CopyOut(std::span<const iovec> iov, const uint8_t* src, size_t n, size_t* done) {
+  *done = 0;
   for (const iovec& v : iov) {
-    if (done == n) break;
-    size_t k = std::min(v.iov_len, n - done);
-    if (k) std::memcpy(v.iov_base, src + done, k);  // an empty iovec may carry a null base
-    done += k;
+    if (*done == n) break;
+    size_t k = std::min(v.iov_len, n - *done);
+    if (k && CopyToUser(v.iov_base, src + *done, k) < k) return false;  // an empty iovec may carry a null base
+    *done += k;
   }
-  return done;
+  return true;
 }
 
 }  // namespace
@@ -160,6 +164,7 @@ Status UdpEndpoint::DisconnectLocked() {
 Result<size_t> UdpEndpoint::SendLocked(std::span<const iovec> iov, const SendOptions& so) {
   if (closed_) return Error::kInvalidArgument;
   if (sticky_error_ != Error::kOk) return TakeErrorLocked();
+  if (snd_shutdown_) return Error::kBrokenPipe;
   size_t total = 0;
   for (const iovec& v : iov) total += v.iov_len;
   FullAddress dst;
@@ -192,7 +197,10 @@ Result<size_t> UdpEndpoint::SendLocked(std::span<const iovec> iov, const SendOpt
   p->len = length;
   uint8_t* out = p->data() + wire::UdpRepr::kHeaderLen;
   for (const iovec& v : iov) {
-    if (v.iov_len) std::memcpy(out, v.iov_base, v.iov_len);
+    if (v.iov_len && CopyFromUser(out, v.iov_base, v.iov_len) < v.iov_len) {  // udp_sendmsg: EFAULT, nothing sent
+      stack_.pool().Free(p);
+      return Error::kBadAddress;
+    }
     out += v.iov_len;
   }
   wire::UdpRepr{local_port_, dst.port, static_cast<uint16_t>(length), 0}.EmitV4(
@@ -211,10 +219,21 @@ Result<RecvResult> UdpEndpoint::RecvLocked(std::span<const iovec> iov, bool peek
   // Linux checks the socket error before the queue (__skb_try_recv_datagram).
   if (sticky_error_ != Error::kOk) return TakeErrorLocked();
   PacketBuffer* p = rcv_queue_.front();
+  if (!p && rcv_shutdown_) return RecvResult{.eof = true};
   if (!p) return Error::kWouldBlock;
   RecvResult r;
   r.datagram_len = p->len;
-  r.copied = CopyOut(iov, p->data(), p->len);
+  if (!CopyOut(iov, p->data(), p->len, &r.copied)) {
+    // udp_recvmsg: a datagram that cannot be copied is dropped and counted (unless peeked).
+    if (!peek) {
+      stack_.stats().udp.in_errors++;
+      rcv_queue_.Pop();
+      rcv_queued_bytes_ -= TrueSize(p);
+      stack_.pool().Free(p);
+      NotifyLocked();
+    }
+    return Error::kBadAddress;
+  }
   r.meta = MetaOf(p);
   r.timestamp_ns = p->rx_realtime_ns;
   if (!peek) {
@@ -255,7 +274,16 @@ uint32_t UdpEndpoint::ReadinessLocked() const {
   uint32_t mask = kWritable;
   if (!rcv_queue_.empty()) mask |= kReadable;
   if (sticky_error_ != Error::kOk) mask |= kError;
+  // datagram_poll: a read shutdown reads as end of file; both shut is a hang-up.
+  if (rcv_shutdown_) mask |= kReadable | POLLRDHUP;
+  if (rcv_shutdown_ && snd_shutdown_) mask |= POLLHUP;
   return mask;
+}
+
+void UdpEndpoint::ShutdownLocked(int how) {
+  if (how == SHUT_RD || how == SHUT_RDWR) rcv_shutdown_ = true;
+  if (how == SHUT_WR || how == SHUT_RDWR) snd_shutdown_ = true;
+  NotifyLocked();
 }
 
 FullAddress UdpEndpoint::LocalAddressLocked() const { return {local_addr_, local_port_}; }

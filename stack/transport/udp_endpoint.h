@@ -30,6 +30,7 @@ struct RecvResult {
   size_t datagram_len = 0;  // the whole datagram (MSG_TRUNC reports it)
   DatagramMeta meta;
   int64_t timestamp_ns = 0;
+  bool eof = false;  // shut down for reading and nothing queued: recv returns 0, no datagram
 };
 
 struct SendOptions {
@@ -51,6 +52,9 @@ class UdpEndpoint {
   Status BindLocked(const FullAddress& addr);
   Status ConnectLocked(const FullAddress& addr);
   Status DisconnectLocked();
+  // shutdown(): SHUT_RD makes an empty queue read as end of file and wakes readers; SHUT_WR
+  // makes sends fail with EPIPE (sock_alloc_send_pskb). Connected or not, as inet_shutdown.
+  void ShutdownLocked(int how);
   Result<size_t> SendLocked(std::span<const iovec> iov, const SendOptions& so);
   Result<RecvResult> RecvLocked(std::span<const iovec> iov, bool peek);
   // Releases the binding and queued data; the endpoint accepts nothing afterwards.
@@ -107,6 +111,7 @@ class UdpEndpoint {
   bool port_locked_ = false;
 
   bool connected_ = false;
+  bool rcv_shutdown_ = false, snd_shutdown_ = false;
   FullAddress remote_;      // as the program gave it
   Ipv4Addr remote_v4_;
 

@@ -476,6 +476,38 @@ TEST_P(TcpConnectTest, ReuseportAllowsTwoListeners) {
   EXPECT_TRUE(AcceptOne(which).valid());
 }
 
+// A socket that connects to its own address opens simultaneously with itself (RFC 9293 3.5) and
+// ends up connected to itself: what it sends it receives.
+TEST_P(TcpConnectTest, ConnectingToItsOwnAddressConnectsToItself) {
+  FileDescriptor s = TcpSocket(family());
+  SetSafetyTimeouts(s.get());
+  SocketAddress self = LoopbackAddress(family());
+  ASSERT_THAT(SYSCALL(bind(s.get(), self.get(), self.len)), SyscallSucceeds());
+  self = GetSockName(s.get());
+  ASSERT_THAT(ConnectTo(s.get(), self), SyscallSucceeds());
+  EXPECT_EQ(GetPeerName(s.get()).port(), self.port());
+  ASSERT_TRUE(SendAll(s.get(), "myself"));
+  EXPECT_EQ(RecvUpTo(s.get(), 6), "myself");
+}
+
+// "Bind port 0, read the number, close, bind it again": a closed socket that never connected
+// keeps no hold on its port (how CPython's test suite finds free ports).
+TEST_P(TcpConnectTest, ClosingABoundSocketReleasesItsPort) {
+  for (bool listened : {false, true}) {
+    SocketAddress addr = LoopbackAddress(family());
+    {
+      FileDescriptor s = TcpSocket(family());
+      ASSERT_THAT(SYSCALL(bind(s.get(), addr.get(), addr.len)), SyscallSucceeds());
+      if (listened) {
+        ASSERT_THAT(SYSCALL(listen(s.get(), 4)), SyscallSucceeds());
+      }
+      addr = GetSockName(s.get());
+    }
+    FileDescriptor again = TcpSocket(family());
+    EXPECT_THAT(SYSCALL(bind(again.get(), addr.get(), addr.len)), SyscallSucceeds()) << (listened ? "listener" : "bound");
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Families, TcpConnectTest, ::testing::Values(AF_INET, AF_INET6),
                          FamilyName);
 

@@ -474,6 +474,32 @@ TEST_P(UdpIoTest, UnconnectedSendToClosedPortReportsNothing) {
   EXPECT_EQ(RecvDatagram(rx_.get()), "again");
 }
 
+// shutdown(SHUT_RD) from another thread wakes a reader blocked in recv, which returns 0; on an
+// unconnected socket shutdown itself says ENOTCONN but wakes it all the same (inet_shutdown).
+TEST_P(UdpIoTest, ShutdownForReadingWakesABlockedReader) {
+  for (bool connected : {true, false}) {
+    FileDescriptor s = BoundUdpSocket(family());
+    if (connected) {
+      ASSERT_THAT(SYSCALL(connect(s.get(), tx_addr_.get(), tx_addr_.len)), SyscallSucceeds());
+    }
+    timeval limit{3, 0};  // a reader never woken fails the test instead of hanging the suite
+    ASSERT_THAT(SYSCALL(setsockopt(s.get(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit)), SyscallSucceeds());
+    ssize_t got = -2;
+    std::thread reader([&] {
+      char buf[16];
+      got = recv(s.get(), buf, sizeof buf, 0);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (connected) {
+      EXPECT_THAT(SYSCALL(shutdown(s.get(), SHUT_RD)), SyscallSucceeds());
+    } else {
+      EXPECT_THAT(SYSCALL(shutdown(s.get(), SHUT_RD)), SyscallFailsWithErrno(ENOTCONN));
+    }
+    reader.join();
+    EXPECT_EQ(got, 0) << (connected ? "connected" : "unconnected");
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Families, UdpIoTest, ::testing::Values(AF_INET, AF_INET6), FamilyName);
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "stack/transport/tcp/send_buffer.h"
 
+#include "stack/base/user_copy.h"
+
 #include <algorithm>
 #include <cstring>
 #include <new>
@@ -19,7 +21,7 @@ bool SendBuffer::Reserve(size_t need) {
   return true;
 }
 
-size_t SendBuffer::Append(std::span<const iovec> iov, size_t skip, size_t limit) {
+size_t SendBuffer::Append(std::span<const iovec> iov, size_t skip, size_t limit, bool* fault) {
   size_t want = 0;
   for (const iovec& v : iov) want += v.iov_len;
   want -= std::min(want, skip);
@@ -41,9 +43,13 @@ size_t SendBuffer::Append(std::span<const iovec> iov, size_t skip, size_t limit)
     while (len > 0) {
       size_t tail = (head_ + size_) & (capacity_ - 1);
       size_t chunk = std::min(len, capacity_ - tail);
-      std::memcpy(data_.get() + tail, src, chunk);
-      size_ += chunk;
-      done += chunk;
+      size_t got = CopyFromUser(data_.get() + tail, src, chunk);
+      size_ += got;
+      done += got;
+      if (got < chunk) {  // the program's buffer ends in a hole: keep what came before it
+        if (fault) *fault = true;
+        return done;
+      }
       src += chunk;
       len -= chunk;
     }

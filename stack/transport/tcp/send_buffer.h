@@ -17,12 +17,15 @@ class SendBuffer {
  public:
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
-  // Appends up to `limit - size()` bytes from iov; returns how many were taken.
-  size_t Append(std::span<const iovec> iov, size_t skip, size_t limit);
+  // Appends up to `limit - size()` bytes from iov (the program's memory); returns how many were
+  // taken. Stops at the first byte that cannot be read, and then sets *fault if given.
+  size_t Append(std::span<const iovec> iov, size_t skip, size_t limit, bool* fault = nullptr);
   // Copies `n` bytes starting `offset` bytes after the front into `out`.
   void CopyOut(size_t offset, size_t n, uint8_t* out) const;
   // Drops `n` acknowledged bytes from the front.
   void Consume(size_t n);
+  // Takes back the last n bytes appended (never sent: the caller checks).
+  void DropTail(size_t n) { size_ -= n; }
   void Clear();
 
  private:

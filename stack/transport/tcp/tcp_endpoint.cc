@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "stack/base/user_copy.h"
 #include "stack/stack.h"
 #include "stack/transport/tcp/tcp_protocol.h"
 
@@ -208,7 +209,16 @@ Result<size_t> TcpEndpoint::SendLocked(std::span<const iovec> iov, bool more, bo
   size_t total = 0;
   for (const iovec& v : iov) total += v.iov_len;
   if (total == 0) return size_t{0};
-  size_t taken = snd_buf_.Append(iov, 0, SndLimit());
+  bool fault = false;
+  size_t taken = snd_buf_.Append(iov, 0, SndLimit(), &fault);
+  if (fault) {
+    // tcp_sendmsg copies into page fragments of 32 KiB and a fault loses the fragment it was
+    // filling: keep whole fragments' worth, and EFAULT when none (a short buffer over a hole).
+    size_t keep = taken / kSendCopyChunk * kSendCopyChunk;
+    snd_buf_.DropTail(taken - keep);
+    taken = keep;
+    if (taken == 0) return Error::kBadAddress;
+  }
   if (taken == 0) return Error::kWouldBlock;
   more_ = more;  // MSG_MORE holds a partial segment back until a send without it
   if (oob) {  // tcp_mark_urg: urgent mode until the peer acknowledges the pointer
@@ -240,6 +250,7 @@ Result<size_t> TcpEndpoint::RecvLocked(std::span<const iovec> iov, bool peek) {
   }
   // Copy across queued buffers into the caller's iovecs, as tcp_recvmsg coalesces.
   size_t copied = 0, vi = 0, voff = 0;
+  bool fault = false;
   size_t skip = rcv_front_consumed_ + urg_skip;
   for (PacketBuffer* p = rcv_queue_.front(); p && copied < want; p = p->next) {
     size_t off = skip;
@@ -248,12 +259,19 @@ Result<size_t> TcpEndpoint::RecvLocked(std::span<const iovec> iov, bool peek) {
       while (vi < iov.size() && voff == iov[vi].iov_len) ++vi, voff = 0;
       if (vi == iov.size()) break;
       size_t n = std::min({p->len - off, iov[vi].iov_len - voff, want - copied});
-      std::memcpy(static_cast<uint8_t*>(iov[vi].iov_base) + voff, p->data() + off, n);
+      if (CopyToUser(static_cast<uint8_t*>(iov[vi].iov_base) + voff, p->data() + off, n) < n) {
+        // tcp_recvmsg: the segment being copied stays queued; what came before counts, and
+        // nothing before it is EFAULT.
+        fault = true;
+        break;
+      }
       off += n;
       voff += n;
       copied += n;
     }
+    if (fault) break;
   }
+  if (fault && copied == 0) return Error::kBadAddress;
   if (peek) return copied;
   uint32_t before = static_cast<uint32_t>(rcv_adv_ - rcv_nxt_);
   ConsumeReceivedLocked(copied);
@@ -325,11 +343,12 @@ void TcpEndpoint::CloseLocked() {
   observer_ = nullptr;
   switch (state_) {
     case State::kListen:
-      DisconnectLocked();
-      return;
     case State::kClosed:
     case State::kSynSent:
-      SetStateLocked(State::kClosed);
+      // Nothing left to say to a peer: the port is free at once, as tcp_close frees it (the
+      // object waits for the next reaping, which may be a while when no timer is due).
+      DisconnectLocked();
+      proto_.UnbindLocked(this);
       return;
     default: break;
   }

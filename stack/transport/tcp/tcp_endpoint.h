@@ -61,6 +61,8 @@ struct TcpOptions {
 // Linux's net.ipv4.tcp_wmem / tcp_rmem: default and autotuning ceiling.
 constexpr int kDefaultSndBuf = 16384;
 constexpr int kDefaultRcvBuf = 131072;
+// What Linux's tcp_sendmsg copies at a time (a page fragment): a fault loses the one in progress.
+constexpr size_t kSendCopyChunk = 32768;
 constexpr size_t kMaxAutoSndBuf = 4u << 20;
 constexpr size_t kMaxAutoRcvBuf = 6u << 20;
 

@@ -88,6 +88,7 @@ TcpEndpoint* TcpEndpoint::MakeChildLocked(const Segment& seg, SeqNum iss, SeqNum
   child->local_addr_ = v6_ ? IpAddr::V6(MappedBytes(seg.dst).data()) : IpAddr::V4(seg.dst);
   child->remote_v4_ = seg.src;
   child->remote_port_ = seg.tcp.src_port;
+  proto_.InheritPortLocked(child);
   proto_.AddConnectionLocked(child);
   child->InitConnectionLocked();
   child->irs_ = irs;
@@ -231,8 +232,12 @@ void TcpEndpoint::InputLocked(Segment& seg) {
     ResetArrivedLocked(seg);
     return;
   }
-  // Fourth: a SYN in a synchronised state gets a challenge ACK (RFC 5961 4.2).
-  if (seg.has(TcpRepr::kSyn)) {
+  // Fourth: a SYN in a synchronised state gets a challenge ACK (RFC 5961 4.2), except the peer's
+  // SYN-ACK that completes a simultaneous open (RFC 9293 figure 8; tcp_validate_incoming lets it
+  // pass): a socket connected to its own address receives its own.
+  const bool simultaneous_open_done = state_ == State::kSynReceived && !listener_ && seg.has(TcpRepr::kAck) &&
+                                      SeqNum(h.seq) == irs_ && SeqNum(h.ack) == snd_nxt_;
+  if (seg.has(TcpRepr::kSyn) && !simultaneous_open_done) {
     if (state_ == State::kSynReceived && SeqNum(h.seq) == irs_) {
       SendSegmentLocked(iss_, 0, TcpRepr::kSyn | TcpRepr::kAck);  // their SYN again: our SYN-ACK again
     } else {

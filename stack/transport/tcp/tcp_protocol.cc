@@ -72,17 +72,22 @@ SeqNum TcpProtocol::IsnLocked(Ipv4Addr local, uint16_t lport, Ipv4Addr remote, u
 }
 
 bool TcpProtocol::ConflictsLocked(const TcpEndpoint* ep, uint16_t port) const {
-  auto it = bound_.find(port);
-  if (it == bound_.end()) return false;
-  for (const TcpEndpoint* other : it->second) {
-    if (other == ep) continue;
+  auto conflicts_with = [ep](const TcpEndpoint* other) {
+    if (other == ep) return false;
     bool overlap = ep->local_v4().IsAny() || other->local_v4().IsAny() || ep->local_v4() == other->local_v4();
-    if (!overlap) continue;
-    if (ep->opts_.reuse_port && other->opts_.reuse_port) continue;
+    if (!overlap) return false;
+    if (ep->opts_.reuse_port && other->opts_.reuse_port) return false;
     // SO_REUSEADDR on both lets a port be shared unless one of them listens (inet_csk_bind_conflict);
     // a connection in TIME-WAIT never blocks a socket that asked for SO_REUSEADDR.
-    if (ep->opts_.reuse_addr && other->opts_.reuse_addr && other->state_ != State::kListen) continue;
-    return true;
+    return !(ep->opts_.reuse_addr && other->opts_.reuse_addr && other->state_ != State::kListen);
+  };
+  if (auto it = bound_.find(port); it != bound_.end()) {
+    for (const TcpEndpoint* other : it->second)
+      if (conflicts_with(other)) return true;
+  }
+  if (auto it = inherited_.find(port); it != inherited_.end()) {
+    for (const TcpEndpoint* other : it->second)
+      if (conflicts_with(other)) return true;
   }
   return false;
 }
@@ -114,7 +119,13 @@ Result<uint16_t> TcpProtocol::BindLocked(TcpEndpoint* ep, uint16_t port) {
   return port;
 }
 
+void TcpProtocol::InheritPortLocked(TcpEndpoint* child) { inherited_[child->local_port()].insert(child); }
+
 void TcpProtocol::UnbindLocked(TcpEndpoint* ep) {
+  if (auto in = inherited_.find(ep->local_port()); in != inherited_.end() && in->second.erase(ep) > 0) {
+    if (in->second.empty()) inherited_.erase(in);
+    return;
+  }
   auto it = bound_.find(ep->local_port());
   if (it == bound_.end()) return;
   auto& v = it->second;

@@ -35,6 +35,8 @@ class TcpProtocol {
 
   Result<uint16_t> BindLocked(TcpEndpoint* ep, uint16_t port);
   void UnbindLocked(TcpEndpoint* ep);
+  // An accepted connection takes its port from its listener (inherited_).
+  void InheritPortLocked(TcpEndpoint* child);
   // Another socket already listens on ep's port and address (SO_REUSEPORT on both excepted).
   bool ListenConflictLocked(const TcpEndpoint* ep) const;
   // The 4-tuple table: a connecting or accepted endpoint goes in, a closed one comes out.
@@ -102,6 +104,9 @@ class TcpProtocol {
   uint64_t isn_key_[2];
   std::unordered_map<Tuple, TcpEndpoint*, TupleHash> connections_;
   std::unordered_map<uint16_t, std::vector<TcpEndpoint*>> bound_;
+  // Accepted connections hold their listener's port until they are reaped (Linux's
+  // inet_inherit_port): a bind conflicts with them, but demultiplexing never walks them.
+  std::unordered_map<uint16_t, std::unordered_set<TcpEndpoint*>> inherited_;
   std::unordered_set<TcpEndpoint*> all_;
   Instant earliest_armed_ = kNever;
   uint64_t last_connection_id_ = 0;
