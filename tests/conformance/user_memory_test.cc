@@ -5,6 +5,8 @@
 // The buffers are real mappings, so these run in the unsanitized conformance binary only.
 
 #include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -124,6 +126,28 @@ TEST_P(TcpUserMemoryTest, LargeSendIntoAHoleDeliversExactlyThePrefixItCounts) {
     EXPECT_EQ(RecvUpTo(server_.get(), static_cast<size_t>(n)), std::string(buf, static_cast<size_t>(n)));
   }
   munmap(m, valid + 4096);
+  ExpectStillWorks();
+}
+
+sigjmp_buf g_fault_jump;
+void JumpBack(int) { siglongjmp(g_fault_jump, 1); }
+
+// The program's own SIGSEGV handler still sees the program's own faults, and once it has put the
+// previous handler back, a bad buffer is EFAULT again.
+TEST_P(TcpUserMemoryTest, TheProgramsOwnSegvHandlerSeesItsOwnFaults) {
+  struct sigaction mine = {}, previous = {};
+  mine.sa_handler = JumpBack;
+  sigemptyset(&mine.sa_mask);
+  ASSERT_EQ(sigaction(SIGSEGV, &mine, &previous), 0);
+  volatile bool caught = false;
+  if (sigsetjmp(g_fault_jump, 1) == 0) {
+    *reinterpret_cast<volatile char*>(mem_.prot_none()) = 1;
+  } else {
+    caught = true;
+  }
+  ASSERT_EQ(sigaction(SIGSEGV, &previous, nullptr), 0);
+  EXPECT_TRUE(caught);
+  EXPECT_THAT(SYSCALL(send(client_.get(), mem_.prot_none(), 10, MSG_NOSIGNAL)), SyscallFailsWithErrno(EFAULT));
   ExpectStillWorks();
 }
 
