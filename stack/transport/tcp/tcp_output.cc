@@ -119,8 +119,8 @@ void TcpEndpoint::OutputLocked() {
   bool sending_state = state_ == State::kEstablished || state_ == State::kCloseWait ||
                        state_ == State::kFinWait1 || state_ == State::kClosing || state_ == State::kLastAck;
   // What counts against cwnd: in SACK recovery the pipe (RFC 6675 NextSeg rule 3: new data goes
-  // out while pipe < cwnd), otherwise everything in flight.
-  // Going back after a timeout, what the peer SACKs since is not in flight.
+  // out while pipe < cwnd), otherwise everything in flight but, going back after a timeout, what
+  // the peer has SACKed since.
   uint32_t cwnd_used = in_recovery_ && sack_ok_
                            ? scoreboard_.Pipe(snd_una_.value(), snd_max_.value(), Max(high_rxt_, snd_una_).value(), mss_)
                            : static_cast<uint32_t>(snd_nxt_ - snd_una_) -
@@ -130,10 +130,10 @@ void TcpEndpoint::OutputLocked() {
   uint32_t cwnd = cc_->cwnd() + (in_recovery_ ? 0 : std::min(dupacks_, 2) * mss_) + probe_allowance_;
   while (sending_state) {
     // Going back after a timeout (Linux's Loss state): skip what the peer has SACKed since.
-    uint32_t sacked_ahead = mss_;
+    uint32_t seg_max = mss_;  // up to the next SACKed range, going back
     if (in_loss_ && snd_nxt_ < snd_max_) {
       snd_nxt_ = Min(SeqNum(scoreboard_.SkipSacked(snd_nxt_.value())), snd_max_);
-      sacked_ahead = scoreboard_.UnsackedRun(snd_nxt_.value(), mss_);
+      seg_max = scoreboard_.UnsackedRun(snd_nxt_.value(), mss_);
     }
     SeqNum data_end = DataEnd();
     uint32_t avail = snd_nxt_ < data_end ? static_cast<uint32_t>(data_end - snd_nxt_) : 0;
@@ -141,10 +141,10 @@ void TcpEndpoint::OutputLocked() {
     int64_t wnd_room = int64_t{snd_wnd_} - in_flight;
     int64_t cwnd_room = int64_t{cwnd} - cwnd_used;
     uint32_t room = static_cast<uint32_t>(std::max<int64_t>(0, std::min(wnd_room, cwnd_room)));
-    uint32_t len = std::min({avail, sacked_ahead, room});
+    uint32_t len = std::min({avail, seg_max, room});
     // Sender silly-window avoidance (RFC 9293 3.8.6.2.1): while ACKs are due, a window with room
     // for less than the segment we have waits for them rather than splitting off a sliver.
-    if (len < std::min(avail, mss_) && in_flight > 0) len = 0;
+    if (len < std::min(avail, seg_max) && in_flight > 0) len = 0;
     bool fin_now = fin_pending_ && !fin_acked_ && snd_nxt_ + len == data_end;
     if (len == 0 && !fin_now) {
       // Zero window with data waiting and nothing in flight: probe it (RFC 9293 3.8.6.1).
