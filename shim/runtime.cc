@@ -35,13 +35,14 @@ MacAddr RandomLocalMac(Random& r) {
 // fork(): the stack lock is taken around it so the child never inherits it held by a thread that
 // does not exist there. The child keeps the stack's state but not the loop thread: sharing the
 // stack with children arrives with the fork issue (docs/architecture.md).
-void BeforeFork() {
+// The lock spans two functions, which the analysis cannot follow.
+void BeforeFork() TS_NO_THREAD_SAFETY_ANALYSIS {
   if (Runtime* rt = Runtime::IfStarted()) rt->stack().mu().Lock();
 }
-void AfterForkParent() {
+void AfterForkParent() TS_NO_THREAD_SAFETY_ANALYSIS {
   if (Runtime* rt = Runtime::IfStarted()) rt->stack().mu().Unlock();
 }
-void AfterForkChild() {
+void AfterForkChild() TS_NO_THREAD_SAFETY_ANALYSIS {
   process::MarkStackInherited();
   if (Runtime* rt = Runtime::IfStarted()) rt->stack().mu().Unlock();
   log::AfterForkChild();
