@@ -83,7 +83,7 @@ void TapLink::ConfigureDevice() {
   if (s >= 0 && sys::Ioctl(s, SIOCGIFTXQLEN, &q) == 0 && q.ifr_qlen < static_cast<int>(kTapQueueLen)) {
     const int was = q.ifr_qlen;
     q.ifr_qlen = kTapQueueLen;
-    if (report_ && sys::Ioctl(s, SIOCSIFTXQLEN, &q) == 0) {
+    if (sys::Ioctl(s, SIOCSIFTXQLEN, &q) == 0 && report_) {
       report_("TAP " + name_ + ": queue length raised from " + std::to_string(was) + " to " +
               std::to_string(kTapQueueLen) + " frames");
     }
