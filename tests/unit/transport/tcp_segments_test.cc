@@ -1,9 +1,6 @@
 // One TCP connection driven segment by segment from the wire, opened actively (ConnectLocked) or
 // passively (a listener); tests assert the exact segments sent, on the manual clock only.
 #include <gtest/gtest.h>
-#include <sys/socket.h>
-
-#include <functional>
 
 #include "tests/unit/transport/tcp_segments_fixture.h"
 
